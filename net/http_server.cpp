@@ -1,0 +1,227 @@
+#include "net/http_server.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+
+namespace p2pfaas::net {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+using asio::ip::tcp;
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+struct http_server::connection {
+  explicit connection(tcp::socket socket) : stream(std::move(socket)) {
+    boost::system::error_code ec;
+    remote = stream.socket().remote_endpoint(ec);
+  }
+  beast::tcp_stream stream;
+  tcp::endpoint remote;
+  bool busy = false;  // between reading a request's header and writing its answer; on the strand
+};
+
+http_server::http_server(asio::io_context& io, const router& routes, server_limits limits)
+    : io_(io), routes_(routes), limits_(limits), acceptor_(asio::make_strand(io)) {}
+
+http_server::~http_server() { stop(); }
+
+tcp::endpoint http_server::listen(const tcp::endpoint& endpoint) {
+  acceptor_.open(endpoint.protocol());
+  acceptor_.set_option(asio::socket_base::reuse_address(true));
+  if (endpoint.address().is_v6()) {
+    // "[::]" serves IPv6 only, so that an IPv4 node on the same port is a separate listener.
+    acceptor_.set_option(asio::ip::v6_only(true));
+  }
+  acceptor_.bind(endpoint);
+  acceptor_.listen(asio::socket_base::max_listen_connections);
+  return acceptor_.local_endpoint();
+}
+
+void http_server::start() {
+  asio::co_spawn(acceptor_.get_executor(), accept_loop(), asio::detached);
+}
+
+void http_server::set_limits(const server_limits& limits) {
+  std::lock_guard lock(mutex_);
+  limits_ = limits;
+}
+
+server_limits http_server::limits() const {
+  std::lock_guard lock(mutex_);
+  return limits_;
+}
+
+void http_server::stop() {
+  if (stopped_.exchange(true)) return;
+  asio::dispatch(acceptor_.get_executor(), [this] {
+    boost::system::error_code ignored;
+    acceptor_.close(ignored);
+  });
+  std::lock_guard lock(mutex_);
+  for (auto& [raw, weak] : live_) {
+    if (auto conn = weak.lock()) {
+      // An idle connection is closed now; a busy one writes its answer first and then closes,
+      // because keep-alive is off once stopped_ is set.
+      asio::dispatch(conn->stream.get_executor(), [conn] {
+        if (conn->busy) return;
+        boost::system::error_code ignored;
+        conn->stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+        conn->stream.socket().close(ignored);
+      });
+    }
+  }
+}
+
+asio::awaitable<void> http_server::accept_loop() {
+  while (!stopped_) {
+    auto [ec, socket] =
+        co_await acceptor_.async_accept(asio::any_io_executor(asio::make_strand(io_)), use_tuple);
+    if (ec) {
+      if (ec == asio::error::operation_aborted || stopped_) co_return;
+      // Out of file descriptors and the like: back off instead of spinning on the error.
+      spdlog::warn("accept failed: {}", ec.message());
+      asio::steady_timer pause(acceptor_.get_executor(), std::chrono::milliseconds(50));
+      co_await pause.async_wait(use_tuple);
+      continue;
+    }
+    if (static_cast<int>(connections_.load()) >= limits().max_connections) {
+      ++refused_;
+      auto executor = socket.get_executor();
+      asio::co_spawn(executor, refuse(std::move(socket)), asio::detached);
+      continue;
+    }
+    ++accepted_;
+    ++connections_;
+    auto conn = std::make_shared<connection>(std::move(socket));
+    {
+      std::lock_guard lock(mutex_);
+      live_.emplace(conn.get(), conn);
+    }
+    asio::co_spawn(conn->stream.get_executor(), serve(conn), asio::detached);
+  }
+}
+
+asio::awaitable<void> http_server::refuse(tcp::socket socket) {
+  response res = json_error(http::status::service_unavailable, "too_many_connections",
+                            "the node has reached http.max_connections");
+  res.keep_alive(false);
+  res.prepare_payload();
+  beast::tcp_stream stream(std::move(socket));
+  stream.expires_after(std::chrono::seconds(2));
+  co_await http::async_write(stream, res, use_tuple);
+  boost::system::error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+}
+
+namespace {
+
+bool is_disconnect(const boost::system::error_code& ec) {
+  return ec == http::error::end_of_stream || ec == beast::error::timeout ||
+         ec == asio::error::operation_aborted || ec == asio::error::eof ||
+         ec == asio::error::connection_reset || ec == asio::error::broken_pipe ||
+         ec == asio::error::bad_descriptor;
+}
+
+// Answers a request that could not be read whole and closes: the rest of the stream cannot be
+// trusted to start at a request boundary.
+asio::awaitable<void> reply_and_close(beast::tcp_stream& stream, unsigned version, response res) {
+  res.version(version ? version : 11);
+  res.keep_alive(false);
+  res.prepare_payload();
+  co_await http::async_write(stream, res, use_tuple);
+}
+
+}  // namespace
+
+asio::awaitable<void> http_server::serve(std::shared_ptr<connection> conn) {
+  beast::tcp_stream& stream = conn->stream;
+  beast::flat_buffer buffer;
+  while (!stopped_) {
+    const server_limits limits = this->limits();
+    http::request_parser<http::string_body> parser;
+    parser.header_limit(limits.max_header_bytes);
+    parser.body_limit(limits.max_body_bytes);
+
+    stream.expires_after(limits.read_timeout);
+    auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, use_tuple);
+    conn->busy = true;
+    if (ec) {
+      if (is_disconnect(ec)) break;
+      if (ec == http::error::header_limit) {
+        co_await reply_and_close(stream, 11,
+                                 json_error(http::status::request_header_fields_too_large,
+                                            "headers_too_large", "request headers over the limit"));
+      } else {
+        co_await reply_and_close(stream, 11,
+                                 json_error(http::status::bad_request, "bad_request", ec.message()));
+      }
+      break;
+    }
+    const unsigned version = parser.get().version();
+    if (auto length = parser.content_length(); length && *length > limits.max_body_bytes) {
+      co_await reply_and_close(
+          stream, version,
+          json_error(http::status::payload_too_large, "body_too_large",
+                     "request body of " + std::to_string(*length) +
+                         " bytes is over http.max_body_bytes (" +
+                         std::to_string(limits.max_body_bytes) + ")"));
+      break;
+    }
+    if (beast::iequals(parser.get()[http::field::expect], "100-continue")) {
+      http::response<http::empty_body> go_on{http::status::continue_, version};
+      co_await http::async_write(stream, go_on, use_tuple);
+    }
+    if (!parser.is_done()) {
+      auto [body_ec, body_n] = co_await http::async_read(stream, buffer, parser, use_tuple);
+      if (body_ec) {
+        if (is_disconnect(body_ec)) break;
+        if (body_ec == http::error::body_limit) {
+          co_await reply_and_close(
+              stream, version,
+              json_error(http::status::payload_too_large, "body_too_large",
+                         "request body is over http.max_body_bytes (" +
+                             std::to_string(limits.max_body_bytes) + ")"));
+        } else {
+          co_await reply_and_close(
+              stream, version, json_error(http::status::bad_request, "bad_request", body_ec.message()));
+        }
+        break;
+      }
+    }
+
+    request req = parser.release();
+    // A handler may legitimately take as long as a function's timeout; the read deadline is for
+    // idle or slow clients, not for our own work.
+    stream.expires_never();
+    auto [path, query] = split_target(req.target());
+    request_context ctx{req, path, query, conn->remote, {}};
+    response res = co_await routes_.handle(ctx);
+
+    const bool keep_alive = req.keep_alive() && res.keep_alive() && !draining_ && !stopped_;
+    res.version(version);
+    res.keep_alive(keep_alive);
+    if (req.method() != http::verb::head) res.prepare_payload();
+    stream.expires_after(limits.read_timeout);
+    auto [write_ec, written] = co_await http::async_write(stream, res, use_tuple);
+    conn->busy = false;
+    if (write_ec || !keep_alive) break;
+  }
+  boost::system::error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  {
+    std::lock_guard lock(mutex_);
+    live_.erase(conn.get());
+  }
+  --connections_;
+}
+
+}  // namespace p2pfaas::net

@@ -1,0 +1,552 @@
+#include "node/node.hpp"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/ip/address.hpp>
+#include <condition_variable>
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include "config/host_port.hpp"
+#include "node/logging.hpp"
+#include "node/process_stats.hpp"
+#include "workloads/builtins.hpp"
+
+namespace p2pfaas::node {
+
+namespace asio = boost::asio;
+namespace http = net::http;
+using net::json_error;
+using clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr std::string_view version = P2PFAAS_VERSION;
+
+workloads::executor_limits executor_limits_of(const config::config& cfg) {
+  const auto& e = cfg.executor;
+  workloads::executor_limits limits;
+  limits.slots = e.slots;
+  limits.queue = e.queue;
+  limits.keep_alive = std::chrono::milliseconds(static_cast<std::int64_t>(e.keep_alive_seconds * 1000));
+  limits.cold_start = std::chrono::microseconds(static_cast<std::int64_t>(e.cold_start_ms * 1000));
+  limits.per_call_overhead =
+      std::chrono::microseconds(static_cast<std::int64_t>(e.per_call_overhead_ms * 1000));
+  limits.memory_limit_mb = e.memory_limit_mb;
+  limits.data_dir = cfg.node.data_dir;
+  limits.seed = e.seed;
+  return limits;
+}
+
+net::server_limits server_limits_of(const config::config& cfg) {
+  return {static_cast<std::uint64_t>(cfg.http.max_body_bytes),
+          static_cast<std::uint32_t>(cfg.http.max_header_bytes),
+          std::chrono::milliseconds(static_cast<std::int64_t>(cfg.http.read_timeout_seconds * 1000)),
+          cfg.http.max_connections};
+}
+
+scheduler::policy_dependencies policy_dependencies_of(const config::config& cfg) {
+  auto engine = std::make_shared<std::mt19937_64>(cfg.executor.seed ? cfg.executor.seed
+                                                                     : std::random_device{}());
+  auto mutex = std::make_shared<std::mutex>();
+  return {[engine, mutex] {
+    std::lock_guard lock(*mutex);
+    return (*engine)();
+  }};
+}
+
+std::optional<std::string> read_secret_file(const std::string& path, std::string& error) {
+  std::ifstream in(path);
+  if (!in) {
+    error = "cannot read " + path;
+    return std::nullopt;
+  }
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
+  if (text.empty()) {
+    error = path + " is empty";
+    return std::nullopt;
+  }
+  return text;
+}
+
+// Keys whose new value only a restart can apply: the node refuses to pretend otherwise.
+const std::vector<std::pair<std::string, std::string>> restart_only_keys = {
+    {"node", ""}, {"cluster", ""}, {"admin", ""}, {"log", "format"}, {"executor", "seed"}};
+
+std::string random_call_id() {
+  thread_local std::mt19937_64 engine{std::random_device{}()};
+  return fmt::format("{:016x}{:016x}", engine(), engine());
+}
+
+std::string timing_list(double seconds) { return fmt::format("[{}]", seconds); }
+
+bool has_header(const net::request& req, std::string_view name) {
+  return req.find(name) != req.end();
+}
+
+}  // namespace
+
+config::problems node::check(const config::config& cfg) {
+  config::problems problems;
+  scheduler::policy_registry policies;
+  scheduler::register_builtin_policies(policies);
+  auto built = policies.build(cfg.scheduler.name, cfg.scheduler.parameters, policy_dependencies_of(cfg));
+  if (!built.built) problems.push_back({"scheduler", built.error});
+
+  workloads::function_registry functions;
+  workloads::register_builtin_functions(functions);
+  for (const auto& [name, section] : cfg.functions) {
+    if (!functions.find(name)) {
+      std::string known;
+      for (const auto& n : functions.names()) known += (known.empty() ? "" : ", ") + n;
+      problems.push_back({"functions." + name, "unknown function (known: " + known + ")"});
+    }
+  }
+  if (!config::split_host_port(cfg.node.listen)) {
+    problems.push_back({"node.listen", "must be HOST:PORT (got \"" + cfg.node.listen + "\")"});
+  }
+  std::string error;
+  if (!cfg.admin.token_file.empty() && !read_secret_file(cfg.admin.token_file, error)) {
+    problems.push_back({"admin.token_file", error});
+  }
+  if (!cfg.cluster.key_file.empty() && !read_secret_file(cfg.cluster.key_file, error)) {
+    problems.push_back({"cluster.key_file", error});
+  }
+  return problems;
+}
+
+node::node(config::config cfg) : id_(cfg.node.id), config_(cfg) {
+  std::error_code ec;
+  std::filesystem::create_directories(cfg.node.data_dir, ec);
+  if (ec) {
+    throw std::runtime_error("cannot create node.data_dir " + cfg.node.data_dir + ": " + ec.message());
+  }
+  if (!cfg.admin.token_file.empty()) {
+    std::string error;
+    admin_token_ = read_secret_file(cfg.admin.token_file, error);
+    if (!admin_token_) throw std::runtime_error("admin.token_file: " + error);
+  }
+  workloads::register_builtin_functions(functions_);
+  scheduler::register_builtin_policies(policies_);
+  executor_ = std::make_unique<workloads::executor>(functions_, executor_limits_of(cfg));
+  dispatcher_ = std::make_unique<scheduler::dispatcher>(*executor_);
+  server_ = std::make_unique<net::http_server>(io_, routes_, server_limits_of(cfg));
+  if (auto problems = apply(cfg, true); !problems.empty()) {
+    throw std::runtime_error(problems.front().to_string());
+  }
+  add_metrics();
+  add_routes();
+}
+
+node::~node() { shutdown(); }
+
+asio::ip::tcp::endpoint node::start() {
+  const auto cfg = config_.get();
+  auto [host, port] = *config::split_host_port(cfg->node.listen);
+  boost::system::error_code ec;
+  auto address = asio::ip::make_address(host, ec);
+  if (ec) {
+    // A name such as "localhost": take its first address.
+    asio::ip::tcp::resolver resolver(io_);
+    auto results = resolver.resolve(host, std::to_string(port), ec);
+    if (ec || results.empty()) {
+      throw std::system_error(ec, "cannot resolve node.listen host " + host);
+    }
+    address = results.begin()->endpoint().address();
+  }
+  auto bound = server_->listen({address, port});
+  server_->start();
+  work_.emplace(io_.get_executor());
+  const int threads = cfg->node.io_threads > 0
+                          ? cfg->node.io_threads
+                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { io_.run(); });
+
+  spdlog::info("node {} listening on {}:{} ({} I/O threads, {} slots, queue {}, scheduler {})", id_,
+               bound.address().to_string(), bound.port(), threads, cfg->executor.slots,
+               cfg->executor.queue, cfg->scheduler.name);
+  if (!cfg->cluster.join.empty() || !cfg->cluster.key_file.empty()) {
+    spdlog::warn("cluster.join/cluster.key_file are set, but this build has no cluster membership "
+                 "yet: the node runs alone");
+  } else {
+    spdlog::info("no cluster key: the node runs alone");
+  }
+  return bound;
+}
+
+void node::shutdown() {
+  std::call_once(shutdown_once_, [this] {
+    if (threads_.empty()) {
+      executor_->shutdown();
+      return;
+    }
+    const auto cfg = config_.get();
+    draining_ = true;
+    server_->set_draining(true);
+    const auto drain_deadline =
+        clock::now() + std::chrono::milliseconds(
+                           static_cast<std::int64_t>(cfg->node.drain_timeout_seconds * 1000));
+    spdlog::info("draining: {} calls in flight, waiting up to {}s", executor_->pending(),
+                 cfg->node.drain_timeout_seconds);
+    while (executor_->pending() > 0 && clock::now() < drain_deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    if (auto left = executor_->pending(); left > 0) {
+      spdlog::warn("drain timeout: {} calls cut short", left);
+    }
+    server_->stop();
+    executor_->shutdown();
+    work_.reset();
+
+    // Connections finish their last answer and close; should one hang, the I/O context is
+    // stopped after a grace period so that shutdown always ends.
+    std::mutex mutex;
+    std::condition_variable joined;
+    bool done = false;
+    std::thread watchdog([&] {
+      std::unique_lock lock(mutex);
+      if (!joined.wait_for(lock, std::chrono::seconds(3), [&] { return done; })) {
+        spdlog::warn("connections still open after the grace period: closing them");
+        io_.stop();
+      }
+    });
+    for (auto& t : threads_) t.join();
+    {
+      std::lock_guard lock(mutex);
+      done = true;
+    }
+    joined.notify_one();
+    watchdog.join();
+    threads_.clear();
+    spdlog::info("node {} stopped", id_);
+  });
+}
+
+config::problems node::apply(const config::config& next, bool at_start) {
+  config::problems problems = check(next);
+  if (!at_start) {
+    const nlohmann::json before = config::to_json(*config_.get());
+    const nlohmann::json after = config::to_json(next);
+    for (const auto& [section, key] : restart_only_keys) {
+      const auto& a = key.empty() ? before[section] : before[section][key];
+      const auto& b = key.empty() ? after[section] : after[section][key];
+      if (a != b) {
+        problems.push_back({key.empty() ? section : section + "." + key,
+                            "cannot be changed at runtime (restart the node with the new value)"});
+      }
+    }
+  }
+  if (!problems.empty()) return problems;
+
+  std::shared_ptr<scheduler::policy> policy = dispatcher_->current_policy();
+  const auto previous = config_.get();
+  if (at_start || !policy || previous->scheduler.name != next.scheduler.name ||
+      previous->scheduler.parameters != next.scheduler.parameters) {
+    policy = policies_.build(next.scheduler.name, next.scheduler.parameters,
+                             policy_dependencies_of(next))
+                 .built;
+  }
+  config_.set(std::make_shared<const config::config>(next));
+  executor_->set_limits(executor_limits_of(next));
+  server_->set_limits(server_limits_of(next));
+  dispatcher_->set_policy(std::move(policy));
+  set_log_level(next.log.level);
+  return {};
+}
+
+config::problems node::apply_patch(const nlohmann::json& patch) {
+  std::lock_guard lock(apply_mutex_);
+  config::loaded patched = config::apply_patch(*config_.get(), patch);
+  config::problems problems = patched.ok() ? apply(patched.value, false) : patched.errors;
+  config_updates_->add({problems.empty() ? "applied" : "rejected"});
+  if (problems.empty()) spdlog::info("configuration updated: {}", patch.dump());
+  return problems;
+}
+
+void node::add_metrics() {
+  calls_ = &metrics_.counter("p2pfaas_calls_total",
+                             "Function calls answered, by function, outcome and where they ran.",
+                             {"function", "outcome", "where"});
+  call_seconds_ = &metrics_.histogram(
+      "p2pfaas_call_duration_seconds", "Time from request to answer of function calls.",
+      {"function"},
+      {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60});
+  deadline_ = &metrics_.counter("p2pfaas_calls_deadline_total",
+                                "Calls that had a deadline, by whether it was met.",
+                                {"function", "met"});
+  config_updates_ = &metrics_.counter("p2pfaas_config_updates_total",
+                                      "Runtime configuration updates, by result.", {"result"});
+
+  auto load_gauge = [this](std::string name, std::string help, auto field) {
+    metrics_.computed(std::move(name), "gauge", std::move(help), [this, field] {
+      return std::vector<sample>{{{}, static_cast<double>(field(executor_->current_load()))}};
+    });
+  };
+  load_gauge("p2pfaas_calls_in_flight", "Calls running now.",
+             [](const workloads::load& l) { return l.running; });
+  load_gauge("p2pfaas_queue_length", "Calls waiting for a slot.",
+             [](const workloads::load& l) { return l.queued; });
+  load_gauge("p2pfaas_slots", "Calls that may run at once (executor.slots).",
+             [](const workloads::load& l) { return l.slots; });
+  load_gauge("p2pfaas_queue_capacity", "Calls that may wait (executor.queue).",
+             [](const workloads::load& l) { return l.queue_capacity; });
+
+  auto per_function = [this](std::string name, std::string type, std::string help, auto field) {
+    metrics_.computed(std::move(name), std::move(type), std::move(help), [this, field] {
+      std::vector<sample> samples;
+      for (const auto& s : executor_->stats()) field(s, samples);
+      return samples;
+    });
+  };
+  per_function("p2pfaas_function_cold_starts_total", "counter",
+               "Calls that started a new function instance.",
+               [](const workloads::function_stats& s, std::vector<sample>& out) {
+                 out.push_back({{{"function", s.name}}, static_cast<double>(s.cold_starts)});
+               });
+  per_function("p2pfaas_function_warm_starts_total", "counter",
+               "Calls served by an already warm instance.",
+               [](const workloads::function_stats& s, std::vector<sample>& out) {
+                 out.push_back({{{"function", s.name}}, static_cast<double>(s.warm_starts)});
+               });
+  per_function("p2pfaas_function_instances", "gauge", "Function instances, by state.",
+               [](const workloads::function_stats& s, std::vector<sample>& out) {
+                 out.push_back({{{"function", s.name}, {"state", "idle"}},
+                                static_cast<double>(s.instances_idle)});
+                 out.push_back({{{"function", s.name}, {"state", "busy"}},
+                                static_cast<double>(s.instances_busy)});
+               });
+  metrics_.computed("p2pfaas_http_connections", "gauge", "Open HTTP connections.", [this] {
+    return std::vector<sample>{{{}, static_cast<double>(server_->connections())}};
+  });
+  metrics_.computed("p2pfaas_http_connections_total", "counter",
+                    "HTTP connections accepted, and refused over http.max_connections.", [this] {
+                      return std::vector<sample>{
+                          {{{"result", "accepted"}}, static_cast<double>(server_->connections_accepted())},
+                          {{{"result", "refused"}}, static_cast<double>(server_->connections_refused())}};
+                    });
+  metrics_.computed("p2pfaas_info", "gauge", "Constant 1, labelled with what this node runs.",
+                    [this] {
+                      return std::vector<sample>{
+                          {{{"version", std::string(version)},
+                            {"node", id_},
+                            {"scheduler", std::string(dispatcher_->current_policy()->name())}},
+                           1}};
+                    });
+  process_start_time_seconds();
+  metrics_.computed("process_resident_memory_bytes", "gauge", "Resident memory size in bytes.", [] {
+    return std::vector<sample>{{{}, static_cast<double>(read_process_stats().resident_bytes)}};
+  });
+  metrics_.computed("process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.", [] {
+    return std::vector<sample>{{{}, static_cast<double>(read_process_stats().virtual_bytes)}};
+  });
+  metrics_.computed("process_cpu_seconds_total", "counter", "User and system CPU time in seconds.",
+                    [] { return std::vector<sample>{{{}, read_process_stats().cpu_seconds}}; });
+  metrics_.computed("process_open_fds", "gauge", "Open file descriptors.", [] {
+    return std::vector<sample>{{{}, static_cast<double>(read_process_stats().open_fds)}};
+  });
+  metrics_.computed("process_threads", "gauge", "OS threads of the process.", [] {
+    return std::vector<sample>{{{}, static_cast<double>(read_process_stats().threads)}};
+  });
+  metrics_.computed("process_start_time_seconds", "gauge",
+                    "Start time of the process since the Unix epoch in seconds.",
+                    [] { return std::vector<sample>{{{}, process_start_time_seconds()}}; });
+}
+
+void node::add_routes() {
+  using verb = http::verb;
+  routes_.add({}, "/function/{fn}/{rest...}",
+              [this](net::request_context& ctx) { return handle_function(ctx); });
+  auto health = [this](net::request_context&) -> asio::awaitable<net::response> {
+    co_return handle_health();
+  };
+  routes_.add({verb::get, verb::head}, "/health", health);
+  routes_.add({verb::get, verb::head}, "/healthz", health);
+  routes_.add({verb::get}, "/metrics", [this](net::request_context&) -> asio::awaitable<net::response> {
+    net::response res{http::status::ok, 11};
+    res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+    res.body() = metrics_.render();
+    co_return res;
+  });
+  routes_.add({verb::get}, "/monitoring/load",
+              [this](net::request_context&) -> asio::awaitable<net::response> {
+                co_return handle_load();
+              });
+  routes_.add({verb::get, verb::post}, "/configuration",
+              [this](net::request_context& ctx) { return handle_configuration(ctx); });
+}
+
+std::optional<net::response> node::refuse_admin(const net::request_context& ctx) const {
+  if (admin_token_) {
+    std::string_view auth = ctx.req[http::field::authorization];
+    constexpr std::string_view bearer = "Bearer ";
+    if (auth.size() > bearer.size() && auth.substr(0, bearer.size()) == bearer &&
+        net::constant_time_equal(auth.substr(bearer.size()), *admin_token_)) {
+      return std::nullopt;
+    }
+    auto res = json_error(http::status::unauthorized, "unauthorized",
+                          "this endpoint needs Authorization: Bearer <admin token>");
+    res.set(http::field::www_authenticate, "Bearer");
+    return res;
+  }
+  if (net::is_loopback(ctx.remote.address())) return std::nullopt;
+  return json_error(http::status::unauthorized, "unauthorized",
+                    "no admin token is configured, so admin endpoints serve loopback clients only");
+}
+
+asio::awaitable<net::response> node::handle_configuration(net::request_context& ctx) {
+  if (auto refused = refuse_admin(ctx)) co_return *refused;
+  if (ctx.req.method() == http::verb::post) {
+    nlohmann::json patch = nlohmann::json::parse(ctx.req.body(), nullptr, false);
+    if (patch.is_discarded()) {
+      co_return json_error(http::status::bad_request, "bad_json", "the body is not valid JSON");
+    }
+    config::problems problems = apply_patch(patch);
+    if (!problems.empty()) {
+      nlohmann::json list = nlohmann::json::array();
+      std::string message;
+      for (const auto& p : problems) {
+        list.push_back({{"path", p.path}, {"message", p.message}});
+        message += (message.empty() ? "" : "; ") + p.to_string();
+      }
+      nlohmann::json body{{"code", "invalid_configuration"}, {"message", message}, {"problems", list}};
+      co_return net::json_response(http::status::bad_request, body.dump());
+    }
+  }
+  co_return net::json_response(http::status::ok, config::to_json(*config_.get()).dump());
+}
+
+net::response node::handle_health() const {
+  const bool ok = !draining_;
+  nlohmann::json body{
+      {"status", ok ? "ok" : "draining"},
+      {"node", id_},
+      {"version", version},
+      {"uptime_seconds", std::chrono::duration<double>(clock::now() - started_).count()}};
+  return net::json_response(ok ? http::status::ok : http::status::service_unavailable, body.dump());
+}
+
+net::response node::handle_load() const {
+  const workloads::load load = executor_->current_load();
+  nlohmann::json body{{"node", id_},
+                      {"scheduler_name", dispatcher_->current_policy()->name()},
+                      {"functions_running", load.running},
+                      {"functions_running_max", load.slots},
+                      {"queue_length", load.queued},
+                      {"queue_length_max", load.queue_capacity},
+                      {"recent_service_seconds", load.recent_service_seconds}};
+  net::response res = net::json_response(http::status::ok, body.dump());
+  res.set("X-P2pfaas-Load", std::to_string(load.running + load.queued));
+  res.set("X-P2pfaas-Maxload", std::to_string(load.slots));
+  res.set("X-P2pfaas-Queue-Length", std::to_string(load.queued));
+  return res;
+}
+
+asio::awaitable<net::response> node::handle_function(net::request_context& ctx) {
+  const clock::time_point received = clock::now();
+  const net::request& req = ctx.req;
+  const std::string function(ctx.param("fn"));
+  std::string call_id(req["X-Call-Id"]);
+  if (call_id.empty()) call_id = random_call_id();
+  const auto cfg = config_.get();
+
+  // Every answer of /function carries the same identifying headers, errors included.
+  auto finish = [&](net::response res, const scheduler::call_result* result) {
+    const double total = std::chrono::duration<double>(clock::now() - received).count();
+    res.set("X-Call-Id", call_id);
+    res.set("X-Duration-Seconds", fmt::format("{}", total));
+    res.set("X-P2pfaas-Version", version);
+    res.set("X-P2pfaas-Scheduler", result ? result->policy_name
+                                          : std::string(dispatcher_->current_policy()->name()));
+    res.set("X-P2pfaas-Executed-On", id_);
+    res.set("X-P2pfaas-Timing-Total-Seconds-List", timing_list(total));
+    res.set("X-P2pfaas-Timing-Scheduling-Seconds-List",
+            timing_list(result ? result->scheduling_seconds : 0));
+    res.set("X-P2pfaas-Timing-Probing-Seconds-List",
+            timing_list(result ? result->probing_seconds : 0));
+    res.set("X-P2pfaas-Timing-Execution-Time-Seconds",
+            fmt::format("{}", result ? result->execution_seconds : 0));
+    return res;
+  };
+
+  if (draining_) {
+    co_return finish(json_error(http::status::service_unavailable, "draining",
+                                "the node is shutting down"),
+                     nullptr);
+  }
+  if (!functions_.find(function)) {
+    co_return finish(json_error(http::status::not_found, "unknown_function",
+                                "no function named \"" + function + "\""),
+                     nullptr);
+  }
+
+  scheduler::call_request call;
+  call.received = received;
+  call.invocation.function = function;
+  call.invocation.path_rest = std::string(ctx.param("rest"));
+  if (!net::parse_query(ctx.query, call.invocation.query)) {
+    co_return finish(json_error(http::status::bad_request, "bad_query",
+                                "the query string has a malformed percent escape"),
+                     nullptr);
+  }
+  call.invocation.content_type = std::string(req[http::field::content_type]);
+  call.invocation.payload = std::move(ctx.req.body());
+  for (const auto& field : req) {
+    std::string_view name = field.name_string();
+    if (name.size() > 2 && (name[0] == 'X' || name[0] == 'x') && name[1] == '-') {
+      call.invocation.headers.emplace_back(std::string(name), std::string(field.value()));
+    }
+  }
+
+  const auto fn_config = cfg->functions.find(function);
+  const double timeout_seconds =
+      fn_config != cfg->functions.end() && fn_config->second.timeout_seconds > 0
+          ? fn_config->second.timeout_seconds
+          : cfg->executor.timeout_seconds;
+  call.timeout = std::chrono::duration_cast<clock::duration>(
+      std::chrono::duration<double>(timeout_seconds));
+
+  if (auto it = req.find("X-P2pfaas-Deadline-Seconds"); it != req.end()) {
+    std::string text(it->value());
+    char* end = nullptr;
+    double seconds = std::strtod(text.c_str(), &end);
+    if (text.empty() || end != text.c_str() + text.size() || !(seconds > 0) || seconds > 86400) {
+      co_return finish(json_error(http::status::bad_request, "bad_header",
+                                  "X-P2pfaas-Deadline-Seconds: must be a number of seconds in "
+                                  "(0, 86400] (got \"" + text + "\")"),
+                       nullptr);
+    }
+    call.deadline = std::chrono::duration<double>(seconds);
+  } else if (fn_config != cfg->functions.end() && fn_config->second.deadline_seconds > 0) {
+    call.deadline = std::chrono::duration<double>(fn_config->second.deadline_seconds);
+  }
+
+  if (has_header(req, "X-P2pfaas-Scheduler-Reject")) {
+    call.forced = scheduler::forced_decision::reject;
+  } else if (has_header(req, "X-P2pfaas-Scheduler-Bypass")) {
+    call.forced = scheduler::forced_decision::bypass;
+  } else if (has_header(req, "X-P2pfaas-Scheduler-Forward")) {
+    call.forced = scheduler::forced_decision::forward;
+  }
+
+  scheduler::call_result result = co_await dispatcher_->dispatch(std::move(call));
+
+  const std::string_view outcome = scheduler::to_string(result.outcome);
+  calls_->add({function, std::string(outcome),
+               result.outcome == scheduler::call_outcome::rejected ? "none" : "local"});
+  call_seconds_->observe({function}, result.total_seconds);
+  if (result.deadline_met) deadline_->add({function, *result.deadline_met ? "true" : "false"});
+
+  net::response res{static_cast<http::status>(result.status), 11};
+  res.set(http::field::content_type, result.content_type);
+  res.body() = std::move(result.body);
+  if (result.retry_after_seconds) {
+    res.set(http::field::retry_after, std::to_string(*result.retry_after_seconds));
+  }
+  if (result.cold_start) res.set("X-P2pfaas-Cold-Start", "true");
+  co_return finish(std::move(res), &result);
+}
+
+}  // namespace p2pfaas::node

@@ -1,0 +1,94 @@
+#pragma once
+
+#include <atomic>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "config/config.hpp"
+#include "net/http_server.hpp"
+#include "net/router.hpp"
+#include "node/metrics.hpp"
+#include "scheduler/dispatcher.hpp"
+#include "scheduler/policy_registry.hpp"
+#include "workloads/executor.hpp"
+
+namespace p2pfaas::node {
+
+// The composition root: builds one node from its config and wires every module together.
+class node {
+ public:
+  // Checks what the config module cannot: scheduler name and parameters, function names, and
+  // files the config points at. Empty when the node can be built.
+  static config::problems check(const config::config& cfg);
+
+  // Precondition: check(cfg) is empty. Creates the data dir; throws std::runtime_error if it
+  // cannot, or if a configured token file cannot be read.
+  explicit node(config::config cfg);
+  ~node();
+  node(const node&) = delete;
+  node& operator=(const node&) = delete;
+
+  // Binds the HTTP port and starts serving; returns the bound endpoint. Throws
+  // std::system_error when the address cannot be bound.
+  boost::asio::ip::tcp::endpoint start();
+
+  // Two-phase shutdown: refuse new calls (503) and answer /health 503 while in-flight calls
+  // finish, for at most node.drain_timeout_seconds; then stop accepting, close connections,
+  // stop the executor and join every thread. Idempotent; blocks until done.
+  void shutdown();
+
+  // Validates the patched config as a whole and applies it atomically; returns every problem
+  // (and changes nothing) otherwise.
+  config::problems apply_patch(const nlohmann::json& patch);
+
+  std::shared_ptr<const config::config> current_config() const { return config_.get(); }
+  const std::string& id() const { return id_; }
+  bool draining() const { return draining_.load(); }
+
+ private:
+  void add_routes();
+  void add_metrics();
+  config::problems apply(const config::config& next, bool at_start);
+
+  boost::asio::awaitable<net::response> handle_function(net::request_context& ctx);
+  net::response handle_health() const;
+  net::response handle_load() const;
+  boost::asio::awaitable<net::response> handle_configuration(net::request_context& ctx);
+  std::optional<net::response> refuse_admin(const net::request_context& ctx) const;
+
+  const std::string id_;
+  config::holder config_;
+  std::mutex apply_mutex_;  // serialises config updates (read-modify-write)
+  std::optional<std::string> admin_token_;
+  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+
+  workloads::function_registry functions_;
+  scheduler::policy_registry policies_;
+  std::unique_ptr<workloads::executor> executor_;
+  std::unique_ptr<scheduler::dispatcher> dispatcher_;
+
+  registry metrics_;
+  counter_family* calls_ = nullptr;
+  histogram_family* call_seconds_ = nullptr;
+  counter_family* deadline_ = nullptr;
+  counter_family* config_updates_ = nullptr;
+
+  boost::asio::io_context io_;
+  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
+  net::router routes_;
+  std::unique_ptr<net::http_server> server_;
+  std::vector<std::thread> threads_;
+  std::atomic<bool> draining_{false};
+  std::once_flag shutdown_once_;
+};
+
+}  // namespace p2pfaas::node

@@ -1,0 +1,63 @@
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tests/support/temp_dir.hpp"
+
+namespace p2pfaas::testing {
+
+// Path of a binary built into build/bin (TEST_BIN_DIR, set by CTest).
+std::filesystem::path binary_path(const std::string& name);
+// A file of the source tree (TEST_SOURCE_DIR, set by CTest).
+std::filesystem::path source_path(const std::string& relative);
+
+struct run_result {
+  int exit_code = -1;  // -1 when killed by a signal or timed out
+  std::string output;  // stdout and stderr together
+};
+// Runs a command to completion (bounded by `timeout`, then SIGKILL).
+run_result run_command(const std::vector<std::string>& argv,
+                       std::chrono::milliseconds timeout = std::chrono::seconds(30));
+
+// A real p2pfaasd process on an ephemeral loopback port, with its own data dir. Its log (stderr)
+// goes to a file; the port is read back from the "listening on" line.
+class daemon_process {
+ public:
+  explicit daemon_process(std::vector<std::string> extra_args = {}, std::string node_id = "a");
+  ~daemon_process();  // SIGKILL if still running
+  daemon_process(const daemon_process&) = delete;
+  daemon_process& operator=(const daemon_process&) = delete;
+
+  std::uint16_t port() const { return port_; }
+  pid_t pid() const { return pid_; }
+  const std::filesystem::path& data_dir() const { return data_dir_; }
+  std::chrono::milliseconds ready_after() const { return ready_after_; }
+  std::string log() const;
+
+  void signal(int number) const;
+  // Waits for the process to end; nullopt if it is still running at the deadline.
+  std::optional<int> wait_exit(std::chrono::milliseconds timeout);
+
+ private:
+  temp_dir dir_;
+  std::filesystem::path data_dir_;
+  std::filesystem::path log_path_;
+  pid_t pid_ = -1;
+  bool exited_ = false;
+  std::uint16_t port_ = 0;
+  std::chrono::milliseconds ready_after_{0};
+};
+
+// Polls `condition` until it holds or `timeout` passes.
+bool eventually(const std::function<bool()>& condition,
+                std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+}  // namespace p2pfaas::testing

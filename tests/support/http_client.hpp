@@ -1,0 +1,37 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace p2pfaas::testing {
+
+struct reply {
+  int status = 0;  // 0 when no answer came (connection refused, reset or timeout)
+  std::string body;
+  std::map<std::string, std::string> headers;  // names lower-cased
+  std::string error;
+
+  std::string header(const std::string& name) const;  // "" when absent; name in any case
+  bool has_header(const std::string& name) const;
+};
+
+using header_list = std::vector<std::pair<std::string, std::string>>;
+
+// One request on a fresh connection to 127.0.0.1:port, with a deadline.
+reply http_request(std::uint16_t port, const std::string& method, const std::string& target,
+                   const std::string& body = {}, const header_list& headers = {},
+                   std::chrono::milliseconds timeout = std::chrono::seconds(20));
+
+inline reply http_get(std::uint16_t port, const std::string& target, const header_list& headers = {}) {
+  return http_request(port, "GET", target, {}, headers);
+}
+
+// Writes raw bytes and reads until the peer closes or `timeout` passes: for pipelining and
+// malformed-request tests.
+std::string raw_exchange(std::uint16_t port, const std::string& bytes,
+                         std::chrono::milliseconds timeout = std::chrono::seconds(5));
+
+}  // namespace p2pfaas::testing
