@@ -13,7 +13,8 @@ response json_response(http::status status, std::string body) {
 
 response json_error(http::status status, std::string_view code, std::string_view message) {
   nlohmann::json body{{"code", code}, {"message", message}};
-  return json_response(status, body.dump());
+  // Messages may quote client input (a function name, a header) that is not valid UTF-8.
+  return json_response(status, body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
 std::pair<std::string_view, std::string_view> split_target(std::string_view target) {

@@ -156,7 +156,13 @@ asio::awaitable<void> http_server::serve(std::shared_ptr<connection> conn) {
     conn->busy = true;
     if (ec) {
       if (is_disconnect(ec)) break;
-      if (ec == http::error::header_limit) {
+      if (ec == http::error::body_limit) {
+        // Beast checks Content-Length against the body limit while reading the header.
+        co_await reply_and_close(stream, parser.get().version(),
+                                 json_error(http::status::payload_too_large, "body_too_large",
+                                            "request body is over http.max_body_bytes (" +
+                                                std::to_string(limits.max_body_bytes) + ")"));
+      } else if (ec == http::error::header_limit) {
         co_await reply_and_close(stream, 11,
                                  json_error(http::status::request_header_fields_too_large,
                                             "headers_too_large", "request headers over the limit"));
@@ -167,15 +173,6 @@ asio::awaitable<void> http_server::serve(std::shared_ptr<connection> conn) {
       break;
     }
     const unsigned version = parser.get().version();
-    if (auto length = parser.content_length(); length && *length > limits.max_body_bytes) {
-      co_await reply_and_close(
-          stream, version,
-          json_error(http::status::payload_too_large, "body_too_large",
-                     "request body of " + std::to_string(*length) +
-                         " bytes is over http.max_body_bytes (" +
-                         std::to_string(limits.max_body_bytes) + ")"));
-      break;
-    }
     if (beast::iequals(parser.get()[http::field::expect], "100-continue")) {
       http::response<http::empty_body> go_on{http::status::continue_, version};
       co_await http::async_write(stream, go_on, use_tuple);

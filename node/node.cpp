@@ -415,7 +415,10 @@ asio::awaitable<net::response> node::handle_configuration(net::request_context& 
       co_return net::json_response(http::status::bad_request, body.dump());
     }
   }
-  co_return net::json_response(http::status::ok, config::to_json(*config_.get()).dump());
+  // Strings from flags or the environment may hold invalid UTF-8; show them, never fail on them.
+  co_return net::json_response(
+      http::status::ok, config::to_json(*config_.get())
+                            .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
 net::response node::handle_health() const {

@@ -22,7 +22,7 @@ std::string_view to_string(call_outcome outcome) {
     case call_outcome::function_error: return "function_error";
     case call_outcome::full: return "full";
     case call_outcome::rejected: return "rejected";
-    case call_outcome::timed_out: return "timeout";
+    case call_outcome::timed_out: return "timed_out";
     case call_outcome::not_found: return "not_found";
     case call_outcome::shut_down: return "shut_down";
   }

@@ -19,15 +19,11 @@ namespace p2pfaas::testing {
 using clock = std::chrono::steady_clock;
 
 std::filesystem::path binary_path(const std::string& name) {
-  const char* dir = std::getenv("TEST_BIN_DIR");
-  if (!dir) throw std::runtime_error("TEST_BIN_DIR is not set (run the tests through ctest)");
-  return std::filesystem::path(dir) / name;
+  return std::filesystem::path(P2PFAAS_TEST_BIN_DIR) / name;
 }
 
 std::filesystem::path source_path(const std::string& relative) {
-  const char* dir = std::getenv("TEST_SOURCE_DIR");
-  if (!dir) throw std::runtime_error("TEST_SOURCE_DIR is not set (run the tests through ctest)");
-  return std::filesystem::path(dir) / relative;
+  return std::filesystem::path(P2PFAAS_TEST_SOURCE_DIR) / relative;
 }
 
 bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {

@@ -14,9 +14,9 @@
 
 namespace p2pfaas::testing {
 
-// Path of a binary built into build/bin (TEST_BIN_DIR, set by CTest).
+// Path of a binary of this build tree (its bin/ directory).
 std::filesystem::path binary_path(const std::string& name);
-// A file of the source tree (TEST_SOURCE_DIR, set by CTest).
+// A file of the source tree.
 std::filesystem::path source_path(const std::string& relative);
 
 struct run_result {

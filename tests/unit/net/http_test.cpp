@@ -65,3 +65,15 @@ TEST(ConstantTimeEqual, ComparesContentAndLength) {
 
 }  // namespace
 }  // namespace p2pfaas::net
+
+namespace p2pfaas::net {
+namespace {
+
+TEST(JsonError, InvalidUtf8InTheMessageDoesNotThrow) {
+  response res = json_error(http::status::not_found, "unknown_function", "no function \xff\xfe");
+  EXPECT_EQ(res.result_int(), 404);
+  EXPECT_NO_THROW(nlohmann::json::parse(res.body()));
+}
+
+}  // namespace
+}  // namespace p2pfaas::net

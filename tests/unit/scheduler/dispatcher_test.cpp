@@ -161,8 +161,8 @@ TEST_F(DispatcherTest, TimeoutAnswers504) {
 
 TEST_F(DispatcherTest, DeadlineMetOrMissed) {
   make(2, 0);
-  EXPECT_EQ(start("ok", forced_decision::none, 10s, 5.0).get().deadline_met, true);
-  EXPECT_EQ(start("slow", forced_decision::none, 10s, 0.001).get().deadline_met, false);
+  EXPECT_EQ(start("ok", forced_decision::none, 10s, std::chrono::duration<double>(5.0)).get().deadline_met, true);
+  EXPECT_EQ(start("slow", forced_decision::none, 10s, std::chrono::duration<double>(0.001)).get().deadline_met, false);
 }
 
 TEST_F(DispatcherTest, PolicySwitchLeavesCallsInFlightAlone) {

@@ -1,0 +1,487 @@
+#include "workloads/executor.hpp"
+
+#include <algorithm>
+#include <exception>
+#include <random>
+#include <stop_token>
+#include <system_error>
+#include <utility>
+
+namespace p2pfaas::workloads {
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+// Weight of the newest sample: about the last ten calls dominate the estimate.
+constexpr double service_ewma_weight = 0.2;
+
+std::uint64_t splitmix64(std::uint64_t x) {
+  x += 0x9E3779B97F4A7C15ULL;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+  return x ^ (x >> 31);
+}
+
+std::uint64_t random_seed() {
+  std::random_device device;
+  return (static_cast<std::uint64_t>(device()) << 32) ^ device();
+}
+
+executor_limits sanitized(executor_limits limits) {
+  using std::chrono::microseconds;
+  using std::chrono::milliseconds;
+  limits.slots = std::max(limits.slots, 1);
+  limits.queue = std::max(limits.queue, 0);
+  limits.keep_alive = std::max(limits.keep_alive, milliseconds::zero());
+  limits.cold_start = std::max(limits.cold_start, microseconds::zero());
+  limits.per_call_overhead = std::max(limits.per_call_overhead, microseconds::zero());
+  return limits;
+}
+
+int status_of(outcome value) {
+  switch (value) {
+    case outcome::completed:
+      return 200;
+    case outcome::full:
+      return 429;
+    case outcome::timed_out:
+      return 504;
+    case outcome::shut_down:
+      return 503;
+    case outcome::unknown_function:
+      return 404;
+  }
+  return 500;
+}
+
+execution failed(outcome value, std::string_view message) {
+  execution result;
+  result.outcome = value;
+  result.result = error_result(status_of(value), to_string(value), message);
+  return result;
+}
+
+}  // namespace
+
+std::string_view to_string(outcome value) {
+  switch (value) {
+    case outcome::completed:
+      return "completed";
+    case outcome::full:
+      return "full";
+    case outcome::timed_out:
+      return "timed_out";
+    case outcome::shut_down:
+      return "shut_down";
+    case outcome::unknown_function:
+      return "unknown_function";
+  }
+  return "unknown";
+}
+
+struct executor::job {
+  enum class phase { queued, ready, running, finished };
+
+  invocation call;
+  // A copy, so a call never depends on the registry entry it was admitted with.
+  function_body body;
+  clock::time_point submitted_at;
+  clock::time_point started_at;
+  clock::time_point timeout_at;
+  std::stop_source stop;
+  phase state = phase::queued;
+  // Set once the completion has been handed out; the one guard of exactly-once completion, so
+  // it is only read and written under mu_.
+  bool claimed = false;
+  completion complete;
+  std::list<std::shared_ptr<job>>::iterator queue_position;
+  std::multimap<clock::time_point, std::shared_ptr<job>>::iterator timer_position;
+  bool timer_armed = false;
+};
+
+executor::executor(const function_registry& registry, executor_limits limits)
+    : registry_(registry), limits_(sanitized(std::move(limits))) {
+  seed_base_ = limits_.seed != 0 ? limits_.seed : random_seed();
+  timer_thread_ = std::thread([this] { timer_loop(); });
+}
+
+executor::~executor() {
+  shutdown();
+}
+
+void executor::submit(invocation call, clock::time_point timeout_at, completion complete) {
+  const function_body* body = registry_.find(call.function);
+  auto admitted = std::make_shared<job>();
+  std::vector<std::thread> reaped;
+  {
+    std::unique_lock lock(mu_);
+    if (stopping_) {
+      lock.unlock();
+      complete(failed(outcome::shut_down, call.function + ": the executor is shutting down"));
+      return;
+    }
+    if (body == nullptr) {
+      lock.unlock();
+      complete(failed(outcome::unknown_function, "unknown function '" + call.function + "'"));
+      return;
+    }
+    const bool slot_free = active_ < limits_.slots;
+    if (!slot_free && queue_.size() >= static_cast<std::size_t>(limits_.queue)) {
+      const auto message = call.function + ": no free slot and the queue is full (slots " +
+                           std::to_string(limits_.slots) + ", queue " +
+                           std::to_string(limits_.queue) + ")";
+      lock.unlock();
+      complete(failed(outcome::full, message));
+      return;
+    }
+    admitted->call = std::move(call);
+    admitted->body = *body;
+    admitted->submitted_at = clock::now();
+    admitted->timeout_at = timeout_at;
+    admitted->complete = std::move(complete);
+    if (slot_free) {
+      start_locked(admitted);
+    } else {
+      admitted->state = job::phase::queued;
+      admitted->queue_position = queue_.insert(queue_.end(), admitted);
+    }
+    arm_timer_locked(admitted);
+    reaped.swap(retired_);
+  }
+  for (auto& thread : reaped) thread.join();
+}
+
+void executor::set_limits(const executor_limits& limits) {
+  auto updated = sanitized(limits);
+  std::vector<std::thread> reaped;
+  {
+    std::lock_guard lock(mu_);
+    if (updated.seed != limits_.seed) seed_base_ = updated.seed != 0 ? updated.seed : random_seed();
+    limits_ = std::move(updated);
+    if (!stopping_) promote_locked();
+    reaped.swap(retired_);
+  }
+  // Wakes idle workers that became surplus so they exit.
+  work_cv_.notify_all();
+  for (auto& thread : reaped) thread.join();
+}
+
+load executor::current_load() const {
+  std::lock_guard lock(mu_);
+  load result;
+  result.running = active_;
+  result.queued = static_cast<int>(queue_.size());
+  result.slots = limits_.slots;
+  result.queue_capacity = limits_.queue;
+  result.recent_service_seconds = service_ewma_seconds_;
+  return result;
+}
+
+std::vector<function_stats> executor::stats() const {
+  std::lock_guard lock(mu_);
+  const auto now = clock::now();
+  std::vector<function_stats> result;
+  result.reserve(pools_.size());
+  for (const auto& [name, pool] : pools_) {
+    function_stats entry;
+    entry.name = name;
+    entry.cold_starts = pool.cold_starts;
+    entry.warm_starts = pool.warm_starts;
+    entry.instances_busy = pool.busy;
+    entry.instances_idle = static_cast<int>(std::count_if(
+        pool.idle.begin(), pool.idle.end(),
+        [&](clock::time_point last_use) { return now - last_use < limits_.keep_alive; }));
+    result.push_back(std::move(entry));
+  }
+  return result;
+}
+
+std::size_t executor::pending() const {
+  std::lock_guard lock(mu_);
+  return static_cast<std::size_t>(active_) + queue_.size();
+}
+
+void executor::shutdown() {
+  std::lock_guard serial(shutdown_mu_);
+  if (joined_) return;
+  std::vector<ready_completion> completions;
+  std::vector<std::stop_source> to_stop;
+  std::vector<std::thread> threads;
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+    const auto now = clock::now();
+    for (auto& queued : queue_) {
+      queued->state = job::phase::finished;
+      if (auto complete = claim_locked(*queued)) {
+        auto result =
+            failed(outcome::shut_down, queued->call.function + ": shut down while queued");
+        result.queue_wait = now - queued->submitted_at;
+        completions.push_back({std::move(complete), std::move(result)});
+      }
+    }
+    queue_.clear();
+    // A ready call has no worker yet and never will: its slot is given back here.
+    for (auto& ready : ready_) {
+      ready->state = job::phase::finished;
+      --active_;
+      if (auto complete = claim_locked(*ready)) {
+        auto result =
+            failed(outcome::shut_down, ready->call.function + ": shut down before it started");
+        result.queue_wait = now - ready->submitted_at;
+        completions.push_back({std::move(complete), std::move(result)});
+      }
+    }
+    ready_.clear();
+    // Running bodies keep their slot until they return; their callers are answered now.
+    for (const auto& running : running_) {
+      to_stop.push_back(running->stop);
+      if (auto complete = claim_locked(*running)) {
+        auto result =
+            failed(outcome::shut_down, running->call.function + ": shut down while running");
+        result.queue_wait = running->started_at - running->submitted_at;
+        result.run_time = now - running->started_at;
+        completions.push_back({std::move(complete), std::move(result)});
+      }
+    }
+    for (auto& [deadline, timed] : timers_) timed->timer_armed = false;
+    timers_.clear();
+    for (auto& [id, thread] : workers_) threads.push_back(std::move(thread));
+    workers_.clear();
+    for (auto& thread : retired_) threads.push_back(std::move(thread));
+    retired_.clear();
+  }
+  work_cv_.notify_all();
+  timer_cv_.notify_all();
+  // Outside the lock: stop callbacks and completions are foreign code that may call back in.
+  for (auto& source : to_stop) source.request_stop();
+  for (auto& [complete, result] : completions) complete(std::move(result));
+  for (auto& thread : threads) thread.join();
+  if (timer_thread_.joinable()) timer_thread_.join();
+  joined_ = true;
+}
+
+void executor::start_locked(const std::shared_ptr<job>& call) {
+  call->state = job::phase::ready;
+  ++active_;
+  ready_.push_back(call);
+  ensure_workers_locked();
+  work_cv_.notify_one();
+}
+
+void executor::promote_locked() {
+  while (active_ < limits_.slots && !queue_.empty()) {
+    auto next = std::move(queue_.front());
+    queue_.pop_front();
+    start_locked(next);
+  }
+}
+
+// Invariant: at least as many idle workers as ready calls, so every ready call is picked up
+// without waiting for a busy worker.
+void executor::ensure_workers_locked() {
+  while (!stopping_ && idle_ < ready_.size()) {
+    const auto id = next_worker_id_++;
+    const auto seed = splitmix64(seed_base_ + id);
+    auto [slot, inserted] = workers_.try_emplace(id);
+    try {
+      slot->second = std::thread([this, id, seed] { worker_loop(id, seed); });
+    } catch (const std::system_error&) {
+      // Out of threads: the ready calls wait for a busy worker instead (a later submit tries
+      // again), and the timer still answers them by their deadline. Throwing here would leave
+      // the caller unsure whether its call was admitted.
+      workers_.erase(slot);
+      return;
+    }
+    ++idle_;
+  }
+}
+
+bool executor::surplus_worker_locked() const {
+  return !stopping_ && workers_.size() > static_cast<std::size_t>(limits_.slots) &&
+         idle_ > ready_.size();
+}
+
+void executor::arm_timer_locked(const std::shared_ptr<job>& call) {
+  if (call->timeout_at == clock::time_point::max()) return;
+  const bool earliest = timers_.empty() || call->timeout_at < timers_.begin()->first;
+  call->timer_position = timers_.emplace(call->timeout_at, call);
+  call->timer_armed = true;
+  if (earliest) timer_cv_.notify_one();
+}
+
+void executor::disarm_timer_locked(job& call) {
+  if (!call.timer_armed) return;
+  timers_.erase(call.timer_position);
+  call.timer_armed = false;
+}
+
+executor::completion executor::claim_locked(job& call) {
+  if (call.claimed) return {};
+  call.claimed = true;
+  return std::move(call.complete);
+}
+
+bool executor::acquire_instance_locked(instance_pool& pool, clock::time_point now) {
+  // Expired instances are dropped only when someone looks: no background sweeper is needed.
+  while (!pool.idle.empty() && now - pool.idle.front() >= limits_.keep_alive) pool.idle.pop_front();
+  ++pool.busy;
+  if (pool.idle.empty()) {
+    ++pool.cold_starts;
+    return false;
+  }
+  // The most recently used instance, so the others age out when load drops.
+  pool.idle.pop_back();
+  ++pool.warm_starts;
+  return true;
+}
+
+void executor::worker_loop(std::uint64_t id, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::unique_lock lock(mu_);
+  for (;;) {
+    work_cv_.wait(lock, [this] { return !ready_.empty() || stopping_ || surplus_worker_locked(); });
+    if (!ready_.empty()) {
+      run_one(lock, rng);
+      continue;
+    }
+    if (stopping_) return;
+    // Fewer slots than workers: this idle one leaves; it is joined by a later caller.
+    auto self = workers_.find(id);
+    retired_.push_back(std::move(self->second));
+    workers_.erase(self);
+    --idle_;
+    return;
+  }
+}
+
+void executor::run_one(std::unique_lock<std::mutex>& lock, std::mt19937_64& rng) {
+  auto call = std::move(ready_.front());
+  ready_.pop_front();
+  --idle_;
+  const auto start = clock::now();
+  call->started_at = start;
+  const auto queue_wait = start - call->submitted_at;
+
+  // Past its deadline before it started (the timer may not have fired yet, or it already
+  // answered the caller): the body must not run.
+  if (call->claimed || start >= call->timeout_at) {
+    call->state = job::phase::finished;
+    disarm_timer_locked(*call);
+    auto complete = claim_locked(*call);
+    --active_;
+    ++idle_;
+    promote_locked();
+    if (!complete) return;
+    lock.unlock();
+    auto result = failed(outcome::timed_out, call->call.function + ": timed out before it started");
+    result.queue_wait = queue_wait;
+    complete(std::move(result));
+    lock.lock();
+    return;
+  }
+
+  call->state = job::phase::running;
+  running_.insert(call);
+  auto pool = pools_.find(call->call.function);
+  if (pool == pools_.end()) pool = pools_.emplace(call->call.function, instance_pool{}).first;
+  const bool warm = acquire_instance_locked(pool->second, start);
+  const auto limits = limits_;
+  const auto stop = call->stop.get_token();
+  lock.unlock();
+
+  const bool instance_up = warm || interruptible_sleep(stop, limits.cold_start);
+  function_result result;
+  if (instance_up && interruptible_sleep(stop, limits.per_call_overhead)) {
+    function_context context{stop, limits.data_dir, limits.memory_limit_mb, rng};
+    try {
+      result = call->body(call->call, context);
+    } catch (const std::exception& error) {
+      result = error_result(500, "function_failed", call->call.function + ": " + error.what());
+    } catch (...) {
+      result = error_result(500, "function_failed", call->call.function + ": unknown exception");
+    }
+  }
+  const auto run_time = clock::now() - start;
+
+  lock.lock();
+  --pool->second.busy;
+  // An instance whose cold start was interrupted never came up, so it is not kept.
+  if (instance_up) pool->second.idle.push_back(clock::now());
+  running_.erase(call);
+  call->state = job::phase::finished;
+  disarm_timer_locked(*call);
+  // Stop is only ever requested by whoever claims the call, so a call still unclaimed here got
+  // through both waits and ran its body.
+  auto complete = claim_locked(*call);
+  if (complete) {
+    const double seconds = std::chrono::duration<double>(run_time).count();
+    service_ewma_seconds_ =
+        has_service_sample_
+            ? service_ewma_weight * seconds + (1 - service_ewma_weight) * service_ewma_seconds_
+            : seconds;
+    has_service_sample_ = true;
+  }
+  --active_;
+  ++idle_;
+  promote_locked();
+  if (!complete) return;
+  lock.unlock();
+  execution done;
+  done.outcome = outcome::completed;
+  done.result = std::move(result);
+  done.queue_wait = queue_wait;
+  done.run_time = run_time;
+  done.cold_start = !warm;
+  complete(std::move(done));
+  lock.lock();
+}
+
+void executor::timer_loop() {
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    if (timers_.empty()) {
+      timer_cv_.wait(lock);
+      continue;
+    }
+    const auto next = timers_.begin()->first;
+    if (clock::now() < next) {
+      timer_cv_.wait_until(lock, next);
+      continue;
+    }
+    std::vector<ready_completion> completions;
+    std::vector<std::stop_source> to_stop;
+    const auto now = clock::now();
+    while (!timers_.empty() && timers_.begin()->first <= now) {
+      auto call = std::move(timers_.begin()->second);
+      timers_.erase(timers_.begin());
+      call->timer_armed = false;
+      auto complete = claim_locked(*call);
+      if (!complete) continue;
+      execution result;
+      if (call->state == job::phase::queued) {
+        queue_.erase(call->queue_position);
+        call->state = job::phase::finished;
+        result = failed(outcome::timed_out, call->call.function + ": timed out while queued");
+        result.queue_wait = now - call->submitted_at;
+      } else if (call->state == job::phase::ready) {
+        // Keeps its slot until a worker takes it and sees it claimed.
+        result = failed(outcome::timed_out, call->call.function + ": timed out before it started");
+        result.queue_wait = now - call->submitted_at;
+      } else {
+        // The slot stays taken until the body returns; its late result is dropped.
+        to_stop.push_back(call->stop);
+        result = failed(outcome::timed_out, call->call.function + ": timed out while running");
+        result.queue_wait = call->started_at - call->submitted_at;
+        result.run_time = now - call->started_at;
+      }
+      completions.push_back({std::move(complete), std::move(result)});
+    }
+    lock.unlock();
+    for (auto& source : to_stop) source.request_stop();
+    for (auto& [complete, result] : completions) complete(std::move(result));
+    lock.lock();
+  }
+}
+
+}  // namespace p2pfaas::workloads
