@@ -19,7 +19,7 @@ struct node_section {
   std::string advertise;  // "" = derived from listen by the node
   std::string data_dir = "p2pfaas-data";
   std::string group = "default";
-  int io_threads = 0;  // 0 = number of cores
+  int io_threads = 0;  // 0 = half the cores, at least 1
   double drain_timeout_seconds = 10;
 
   bool operator==(const node_section&) const = default;

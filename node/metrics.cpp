@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 
 namespace p2pfaas::node {
@@ -24,7 +25,29 @@ std::string escape_label_value(const std::string& value) {
   return out;
 }
 
+bool labels_less::less(std::span<const std::string> a, std::span<const std::string_view> b) {
+  return std::lexicographical_compare(a.begin(), a.end(), b.begin(), b.end(),
+                                      std::less<std::string_view>{});
+}
+
+bool labels_less::less(std::span<const std::string_view> a, std::span<const std::string> b) {
+  return std::lexicographical_compare(a.begin(), a.end(), b.begin(), b.end(),
+                                      std::less<std::string_view>{});
+}
+
 namespace {
+
+// Finds the series of these label values, creating it on first use (the only allocation).
+template <class Map>
+typename Map::mapped_type& series(Map& values, label_values labels) {
+  auto it = values.find(labels);
+  if (it == values.end()) {
+    it = values.emplace(std::vector<std::string>(labels.begin(), labels.end()),
+                        typename Map::mapped_type{})
+             .first;
+  }
+  return it->second;
+}
 
 void header(std::string& out, const std::string& name, const std::string& type,
             const std::string& help) {
@@ -47,14 +70,14 @@ std::string label_text(const std::vector<std::string>& names, const std::vector<
 counter_family::counter_family(std::string name, std::string help, std::vector<std::string> labels)
     : name_(std::move(name)), help_(std::move(help)), labels_(std::move(labels)) {}
 
-void counter_family::add(const std::vector<std::string>& label_values, double amount) {
+void counter_family::add(label_values labels, double amount) {
   std::lock_guard lock(mutex_);
-  values_[label_values] += amount;
+  series(values_, labels) += amount;
 }
 
-double counter_family::value(const std::vector<std::string>& label_values) const {
+double counter_family::value(label_values labels) const {
   std::lock_guard lock(mutex_);
-  auto it = values_.find(label_values);
+  auto it = values_.find(labels);
   return it == values_.end() ? 0 : it->second;
 }
 
@@ -73,9 +96,9 @@ histogram_family::histogram_family(std::string name, std::string help,
       labels_(std::move(labels)),
       bounds_(std::move(bounds)) {}
 
-void histogram_family::observe(const std::vector<std::string>& label_values, double value) {
+void histogram_family::observe(label_values labels, double value) {
   std::lock_guard lock(mutex_);
-  cells& c = values_[label_values];
+  cells& c = series(values_, labels);
   if (c.buckets.empty()) c.buckets.assign(bounds_.size(), 0);
   for (std::size_t i = 0; i < bounds_.size(); ++i) {
     if (value <= bounds_[i]) {

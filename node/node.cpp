@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/ip/address.hpp>
+#include <charconv>
 #include <condition_variable>
 #include <filesystem>
 #include <fstream>
@@ -78,10 +79,28 @@ const std::vector<std::pair<std::string, std::string>> restart_only_keys = {
 
 std::string random_call_id() {
   thread_local std::mt19937_64 engine{std::random_device{}()};
-  return fmt::format("{:016x}{:016x}", engine(), engine());
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string id(32, '0');
+  for (int half = 0; half < 2; ++half) {
+    std::uint64_t bits = engine();
+    for (int i = 0; i < 16; ++i, bits >>= 4) id[half * 16 + i] = digits[bits & 0xf];
+  }
+  return id;
 }
 
-std::string timing_list(double seconds) { return fmt::format("[{}]", seconds); }
+// Shortest round-trip form of a number of seconds, formatted without allocating.
+struct seconds_text {
+  explicit seconds_text(double seconds, bool as_list = false) {
+    char* out = buffer;
+    if (as_list) *out++ = '[';
+    out = std::to_chars(out, buffer + sizeof(buffer) - 1, seconds).ptr;
+    if (as_list) *out++ = ']';
+    size = static_cast<std::size_t>(out - buffer);
+  }
+  std::string_view view() const { return {buffer, size}; }
+  char buffer[40];
+  std::size_t size = 0;
+};
 
 bool has_header(const net::request& req, std::string_view name) {
   return req.find(name) != req.end();
@@ -160,9 +179,12 @@ asio::ip::tcp::endpoint node::start() {
   auto bound = server_->listen({address, port});
   server_->start();
   work_.emplace(io_.get_executor());
-  const int threads = cfg->node.io_threads > 0
-                          ? cfg->node.io_threads
-                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  // By default half the cores do I/O: the executor's workers need the rest for function bodies,
+  // and on a 2-core box one I/O thread serves small calls faster than two fighting for a core.
+  const int threads =
+      cfg->node.io_threads > 0
+          ? cfg->node.io_threads
+          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency() / 2));
   for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { io_.run(); });
 
   spdlog::info("node {} listening on {}:{} ({} I/O threads, {} slots, queue {}, scheduler {})", id_,
@@ -459,18 +481,18 @@ asio::awaitable<net::response> node::handle_function(net::request_context& ctx) 
   auto finish = [&](net::response res, const scheduler::call_result* result) {
     const double total = std::chrono::duration<double>(clock::now() - received).count();
     res.set("X-Call-Id", call_id);
-    res.set("X-Duration-Seconds", fmt::format("{}", total));
+    res.set("X-Duration-Seconds", seconds_text(total).view());
     res.set("X-P2pfaas-Version", version);
     res.set("X-P2pfaas-Scheduler", result ? result->policy_name
                                           : std::string(dispatcher_->current_policy()->name()));
     res.set("X-P2pfaas-Executed-On", id_);
-    res.set("X-P2pfaas-Timing-Total-Seconds-List", timing_list(total));
+    res.set("X-P2pfaas-Timing-Total-Seconds-List", seconds_text(total, true).view());
     res.set("X-P2pfaas-Timing-Scheduling-Seconds-List",
-            timing_list(result ? result->scheduling_seconds : 0));
+            seconds_text(result ? result->scheduling_seconds : 0, true).view());
     res.set("X-P2pfaas-Timing-Probing-Seconds-List",
-            timing_list(result ? result->probing_seconds : 0));
+            seconds_text(result ? result->probing_seconds : 0, true).view());
     res.set("X-P2pfaas-Timing-Execution-Time-Seconds",
-            fmt::format("{}", result ? result->execution_seconds : 0));
+            seconds_text(result ? result->execution_seconds : 0).view());
     return res;
   };
 
@@ -537,7 +559,7 @@ asio::awaitable<net::response> node::handle_function(net::request_context& ctx) 
   scheduler::call_result result = co_await dispatcher_->dispatch(std::move(call));
 
   const std::string_view outcome = scheduler::to_string(result.outcome);
-  calls_->add({function, std::string(outcome),
+  calls_->add({function, outcome,
                result.outcome == scheduler::call_outcome::rejected ? "none" : "local"});
   call_seconds_->observe({function}, result.total_seconds);
   if (result.deadline_met) deadline_->add({function, *result.deadline_met ? "true" : "false"});

@@ -233,6 +233,7 @@ void executor::shutdown() {
       }
     }
     ready_.clear();
+    ready_count_.store(0, std::memory_order_relaxed);
     // Running bodies keep their slot until they return; their callers are answered now.
     for (const auto& running : running_) {
       to_stop.push_back(running->stop);
@@ -265,6 +266,7 @@ void executor::start_locked(const std::shared_ptr<job>& call) {
   call->state = job::phase::ready;
   ++active_;
   ready_.push_back(call);
+  ready_count_.store(ready_.size(), std::memory_order_relaxed);
   ensure_workers_locked();
   work_cv_.notify_one();
 }
@@ -304,10 +306,12 @@ bool executor::surplus_worker_locked() const {
 
 void executor::arm_timer_locked(const std::shared_ptr<job>& call) {
   if (call->timeout_at == clock::time_point::max()) return;
-  const bool earliest = timers_.empty() || call->timeout_at < timers_.begin()->first;
   call->timer_position = timers_.emplace(call->timeout_at, call);
   call->timer_armed = true;
-  if (earliest) timer_cv_.notify_one();
+  // Waking the timer thread costs a context switch; it is needed only when this deadline comes
+  // before the time the thread already sleeps until. With equal timeouts (the common case) a
+  // busy executor wakes it about once per timeout period instead of once per call.
+  if (call->timeout_at < timer_wakes_at_) timer_cv_.notify_one();
 }
 
 void executor::disarm_timer_locked(job& call) {
@@ -340,6 +344,17 @@ void executor::worker_loop(std::uint64_t id, std::uint64_t seed) {
   std::mt19937_64 rng(seed);
   std::unique_lock lock(mu_);
   for (;;) {
+    if (ready_.empty() && !stopping_) {
+      // A short spin before parking: under load the next call usually arrives within
+      // microseconds, and a parked worker costs the submitting I/O thread a futex wake-up and
+      // a context switch per call. Yielding keeps the spin from starving other threads.
+      lock.unlock();
+      const auto spin_until = clock::now() + spin_before_park;
+      while (ready_count_.load(std::memory_order_relaxed) == 0 && clock::now() < spin_until) {
+        std::this_thread::yield();
+      }
+      lock.lock();
+    }
     work_cv_.wait(lock, [this] { return !ready_.empty() || stopping_ || surplus_worker_locked(); });
     if (!ready_.empty()) {
       run_one(lock, rng);
@@ -358,6 +373,7 @@ void executor::worker_loop(std::uint64_t id, std::uint64_t seed) {
 void executor::run_one(std::unique_lock<std::mutex>& lock, std::mt19937_64& rng) {
   auto call = std::move(ready_.front());
   ready_.pop_front();
+  ready_count_.store(ready_.size(), std::memory_order_relaxed);
   --idle_;
   const auto start = clock::now();
   call->started_at = start;
@@ -441,14 +457,17 @@ void executor::timer_loop() {
   std::unique_lock lock(mu_);
   while (!stopping_) {
     if (timers_.empty()) {
+      timer_wakes_at_ = clock::time_point::max();
       timer_cv_.wait(lock);
       continue;
     }
     const auto next = timers_.begin()->first;
     if (clock::now() < next) {
+      timer_wakes_at_ = next;
       timer_cv_.wait_until(lock, next);
       continue;
     }
+    timer_wakes_at_ = clock::time_point::min();  // busy: it looks at the map again when done
     std::vector<ready_completion> completions;
     std::vector<std::stop_source> to_stop;
     const auto now = clock::now();

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -145,6 +146,10 @@ class executor {
   std::deque<std::shared_ptr<job>> ready_;            // holds a slot, waiting for a worker
   std::unordered_set<std::shared_ptr<job>> running_;  // taken by a worker
   std::multimap<clock::time_point, std::shared_ptr<job>> timers_;
+  // When the timer thread wakes next on its own (max: never; min: it is not waiting).
+  clock::time_point timer_wakes_at_ = clock::time_point::max();
+  std::atomic<std::size_t> ready_count_{0};  // ready_.size(), readable without the lock
+  static constexpr std::chrono::microseconds spin_before_park{50};
   int active_ = 0;  // slots taken: ready_ + running_
   std::map<std::string, instance_pool, std::less<>> pools_;
   double service_ewma_seconds_ = 0;
