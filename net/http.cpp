@@ -32,12 +32,12 @@ int hex_value(char c) {
 }
 }  // namespace
 
-bool percent_decode(std::string_view in, std::string& out) {
+bool percent_decode(std::string_view in, std::string& out, plus plus_sign) {
   out.clear();
   out.reserve(in.size());
   for (std::size_t i = 0; i < in.size(); ++i) {
     char c = in[i];
-    if (c == '+') {
+    if (c == '+' && plus_sign == plus::space) {
       out.push_back(' ');
     } else if (c == '%') {
       if (i + 2 >= in.size()) return false;
@@ -61,8 +61,10 @@ bool parse_query(std::string_view query, query_list& out) {
     if (pair.empty()) continue;
     auto eq = pair.find('=');
     std::string key, value;
-    if (!percent_decode(pair.substr(0, eq), key)) return false;
-    if (eq != std::string_view::npos && !percent_decode(pair.substr(eq + 1), value)) return false;
+    if (!percent_decode(pair.substr(0, eq), key, plus::space)) return false;
+    if (eq != std::string_view::npos && !percent_decode(pair.substr(eq + 1), value, plus::space)) {
+      return false;
+    }
     out.emplace_back(std::move(key), std::move(value));
   }
   return true;
@@ -71,7 +73,8 @@ bool parse_query(std::string_view query, query_list& out) {
 bool is_loopback(const boost::asio::ip::address& address) {
   if (address.is_v4()) return address.to_v4().is_loopback();
   auto v6 = address.to_v6();
-  if (v6.is_v4_mapped()) return boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, v6).is_loopback();
+  if (v6.is_v4_mapped())
+    return boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, v6).is_loopback();
   return v6.is_loopback();
 }
 

@@ -24,7 +24,9 @@ std::pair<std::string_view, std::string_view> split_target(std::string_view targ
 // Decodes "a=1&b=%20x" into pairs; '+' is a space as in HTML forms. Returns false on a malformed
 // percent escape.
 bool parse_query(std::string_view query, query_list& out);
-bool percent_decode(std::string_view in, std::string& out);
+// Decodes %XX escapes; '+' means a space only in a query (form encoding), not in a path.
+enum class plus { literal, space };
+bool percent_decode(std::string_view in, std::string& out, plus plus_sign = plus::literal);
 
 bool is_loopback(const boost::asio::ip::address& address);
 

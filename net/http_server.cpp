@@ -5,11 +5,11 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/write.hpp>
+#include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
-#include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 
@@ -19,6 +19,10 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 using asio::ip::tcp;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+namespace {
+asio::awaitable<void> linger_close(beast::tcp_stream& stream);
+}  // namespace
 
 struct http_server::connection {
   explicit connection(tcp::socket socket) : stream(std::move(socket)) {
@@ -33,7 +37,9 @@ struct http_server::connection {
 http_server::http_server(asio::io_context& io, const router& routes, server_limits limits)
     : io_(io), routes_(routes), limits_(limits), acceptor_(asio::make_strand(io)) {}
 
-http_server::~http_server() { stop(); }
+http_server::~http_server() {
+  stop();
+}
 
 tcp::endpoint http_server::listen(const tcp::endpoint& endpoint) {
   acceptor_.open(endpoint.protocol());
@@ -118,9 +124,8 @@ asio::awaitable<void> http_server::refuse(tcp::socket socket) {
   res.prepare_payload();
   beast::tcp_stream stream(std::move(socket));
   stream.expires_after(std::chrono::seconds(2));
-  co_await http::async_write(stream, res, use_tuple);
-  boost::system::error_code ignored;
-  stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+  auto [ec, n] = co_await http::async_write(stream, res, use_tuple);
+  if (!ec) co_await linger_close(stream);
 }
 
 namespace {
@@ -152,18 +157,52 @@ bool is_disconnect(const boost::system::error_code& ec) {
          ec == asio::error::bad_descriptor;
 }
 
+// Closes after an answer that leaves request bytes unread. Closing a socket with unread data
+// makes the kernel send RST, and a client still sending its body would lose the answer just
+// written; so first stop sending, then read and drop what arrives, bounded in time and size.
+asio::awaitable<void> linger_close(beast::tcp_stream& stream) {
+  boost::system::error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  stream.expires_after(std::chrono::seconds(2));
+  std::array<char, 16384> sink;
+  for (std::size_t drained = 0; drained < (64u << 20);) {
+    auto [ec, n] = co_await stream.async_read_some(asio::buffer(sink), use_tuple);
+    if (ec) break;
+    drained += n;
+  }
+}
+
 // Answers a request that could not be read whole and closes: the rest of the stream cannot be
 // trusted to start at a request boundary.
 asio::awaitable<void> reply_and_close(beast::tcp_stream& stream, unsigned version, response res) {
   res.version(version ? version : 11);
   res.keep_alive(false);
   res.prepare_payload();
-  co_await http::async_write(stream, res, use_tuple);
+  auto [ec, n] = co_await http::async_write(stream, res, use_tuple);
+  if (!ec) co_await linger_close(stream);
+}
+
+response body_too_large(std::uint64_t limit) {
+  return json_error(http::status::payload_too_large, "body_too_large",
+                    "request body is over http.max_body_bytes (" + std::to_string(limit) + ")");
 }
 
 }  // namespace
 
 asio::awaitable<void> http_server::serve(std::shared_ptr<connection> conn) {
+  // Runs however the session ends, an escaping exception included.
+  struct bookkeeping {
+    http_server& server;
+    connection* conn;
+    ~bookkeeping() {
+      {
+        std::lock_guard lock(server.mutex_);
+        server.live_.erase(conn);
+      }
+      --server.connections_;
+    }
+  } done{*this, conn.get()};
+
   beast::tcp_stream& stream = conn->stream;
   beast::flat_buffer buffer;
   while (!stopped_) {
@@ -180,37 +219,35 @@ asio::awaitable<void> http_server::serve(std::shared_ptr<connection> conn) {
       if (ec == http::error::body_limit) {
         // Beast checks Content-Length against the body limit while reading the header.
         co_await reply_and_close(stream, parser.get().version(),
-                                 json_error(http::status::payload_too_large, "body_too_large",
-                                            "request body is over http.max_body_bytes (" +
-                                                std::to_string(limits.max_body_bytes) + ")"));
+                                 body_too_large(limits.max_body_bytes));
       } else if (ec == http::error::header_limit) {
         co_await reply_and_close(stream, 11,
                                  json_error(http::status::request_header_fields_too_large,
                                             "headers_too_large", "request headers over the limit"));
       } else {
-        co_await reply_and_close(stream, 11,
-                                 json_error(http::status::bad_request, "bad_request", ec.message()));
+        co_await reply_and_close(
+            stream, 11, json_error(http::status::bad_request, "bad_request", ec.message()));
       }
       break;
     }
     const unsigned version = parser.get().version();
-    if (beast::iequals(parser.get()[http::field::expect], "100-continue")) {
-      http::response<http::empty_body> go_on{http::status::continue_, version};
-      co_await http::async_write(stream, go_on, use_tuple);
-    }
     if (!parser.is_done()) {
+      // The body gets a deadline of its own: time spent idle before the header does not count.
+      stream.expires_after(limits.read_timeout);
+      // HTTP/1.0 clients do not know 100 Continue (RFC 9110 10.1.1).
+      if (version == 11 && beast::iequals(parser.get()[http::field::expect], "100-continue")) {
+        http::response<http::empty_body> go_on{http::status::continue_, version};
+        co_await http::async_write(stream, go_on, use_tuple);
+      }
       auto [body_ec, body_n] = co_await http::async_read(stream, buffer, parser, use_tuple);
       if (body_ec) {
         if (is_disconnect(body_ec)) break;
         if (body_ec == http::error::body_limit) {
-          co_await reply_and_close(
-              stream, version,
-              json_error(http::status::payload_too_large, "body_too_large",
-                         "request body is over http.max_body_bytes (" +
-                             std::to_string(limits.max_body_bytes) + ")"));
+          co_await reply_and_close(stream, version, body_too_large(limits.max_body_bytes));
         } else {
           co_await reply_and_close(
-              stream, version, json_error(http::status::bad_request, "bad_request", body_ec.message()));
+              stream, version,
+              json_error(http::status::bad_request, "bad_request", body_ec.message()));
         }
         break;
       }
@@ -227,7 +264,17 @@ asio::awaitable<void> http_server::serve(std::shared_ptr<connection> conn) {
     const bool keep_alive = req.keep_alive() && res.keep_alive() && !draining_ && !stopped_;
     res.version(version);
     res.keep_alive(keep_alive);
-    res.prepare_payload();
+    try {
+      res.prepare_payload();
+    } catch (const std::exception&) {
+      // A status that cannot carry a body (1xx, 204, 304) came with one.
+      res = json_error(http::status::internal_server_error, "bad_response",
+                       "the handler answered status " + std::to_string(res.result_int()) +
+                           " with a body, which HTTP does not allow");
+      res.version(version);
+      res.keep_alive(keep_alive);
+      res.prepare_payload();
+    }
     const std::string head = serialize_head(res);
     std::array<asio::const_buffer, 2> parts{asio::buffer(head), asio::buffer(res.body())};
     if (req.method() == http::verb::head) parts[1] = {};  // headers only, Content-Length kept
@@ -238,11 +285,6 @@ asio::awaitable<void> http_server::serve(std::shared_ptr<connection> conn) {
   }
   boost::system::error_code ignored;
   stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
-  {
-    std::lock_guard lock(mutex_);
-    live_.erase(conn.get());
-  }
-  --connections_;
 }
 
 }  // namespace p2pfaas::net

@@ -112,6 +112,8 @@ boost::asio::awaitable<response> router::handle(request_context& ctx) const {
     co_return co_await (*m.target)(ctx);
   } catch (const std::exception& e) {
     spdlog::error("handler for {} failed: {}", ctx.path, e.what());
+  } catch (...) {
+    spdlog::error("handler for {} failed with a non-standard exception", ctx.path);
   }
   co_return json_error(http::status::internal_server_error, "internal_error",
                        "the request could not be handled");

@@ -15,8 +15,9 @@ namespace {
 class json_formatter final : public spdlog::formatter {
  public:
   void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
-    const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(
-                            msg.time.time_since_epoch()).count() % 1000;
+    const auto millis =
+        std::chrono::duration_cast<std::chrono::milliseconds>(msg.time.time_since_epoch()).count() %
+        1000;
     const auto level = spdlog::level::to_string_view(msg.level);
     nlohmann::json line{
         {"time", fmt::format("{:%Y-%m-%dT%H:%M:%S}.{:03}Z",

@@ -17,10 +17,14 @@ std::string escape_label_value(const std::string& value) {
   std::string out;
   out.reserve(value.size());
   for (char c : value) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '"') out += "\\\"";
-    else if (c == '\n') out += "\\n";
-    else out += c;
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '"')
+      out += "\\\"";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
   }
   return out;
 }
@@ -42,8 +46,9 @@ template <class Map>
 typename Map::mapped_type& series(Map& values, label_values labels) {
   auto it = values.find(labels);
   if (it == values.end()) {
-    it = values.emplace(std::vector<std::string>(labels.begin(), labels.end()),
-                        typename Map::mapped_type{})
+    it = values
+             .emplace(std::vector<std::string>(labels.begin(), labels.end()),
+                      typename Map::mapped_type{})
              .first;
   }
   return it->second;
@@ -54,8 +59,8 @@ void header(std::string& out, const std::string& name, const std::string& type,
   out += "# HELP " + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
 }
 
-std::string label_text(const std::vector<std::string>& names, const std::vector<std::string>& values,
-                       const std::string& extra = {}) {
+std::string label_text(const std::vector<std::string>& names,
+                       const std::vector<std::string>& values, const std::string& extra = {}) {
   std::string text;
   for (std::size_t i = 0; i < names.size(); ++i) {
     if (!text.empty()) text += ',';

@@ -3,12 +3,12 @@
 #include <atomic>
 #include <functional>
 #include <initializer_list>
-#include <span>
-#include <string_view>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace p2pfaas::node {

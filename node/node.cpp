@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <boost/asio/ip/address.hpp>
 #include <charconv>
@@ -31,7 +32,8 @@ workloads::executor_limits executor_limits_of(const config::config& cfg) {
   workloads::executor_limits limits;
   limits.slots = e.slots;
   limits.queue = e.queue;
-  limits.keep_alive = std::chrono::milliseconds(static_cast<std::int64_t>(e.keep_alive_seconds * 1000));
+  limits.keep_alive =
+      std::chrono::milliseconds(static_cast<std::int64_t>(e.keep_alive_seconds * 1000));
   limits.cold_start = std::chrono::microseconds(static_cast<std::int64_t>(e.cold_start_ms * 1000));
   limits.per_call_overhead =
       std::chrono::microseconds(static_cast<std::int64_t>(e.per_call_overhead_ms * 1000));
@@ -42,15 +44,17 @@ workloads::executor_limits executor_limits_of(const config::config& cfg) {
 }
 
 net::server_limits server_limits_of(const config::config& cfg) {
+  // At least 1 ms: a smaller value would round to 0 and time every read out at once.
+  const auto read_timeout =
+      std::max<std::int64_t>(1, std::llround(cfg.http.read_timeout_seconds * 1000));
   return {static_cast<std::uint64_t>(cfg.http.max_body_bytes),
           static_cast<std::uint32_t>(cfg.http.max_header_bytes),
-          std::chrono::milliseconds(static_cast<std::int64_t>(cfg.http.read_timeout_seconds * 1000)),
-          cfg.http.max_connections};
+          std::chrono::milliseconds(read_timeout), cfg.http.max_connections};
 }
 
 scheduler::policy_dependencies policy_dependencies_of(const config::config& cfg) {
   auto engine = std::make_shared<std::mt19937_64>(cfg.executor.seed ? cfg.executor.seed
-                                                                     : std::random_device{}());
+                                                                    : std::random_device{}());
   auto mutex = std::make_shared<std::mutex>();
   return {[engine, mutex] {
     std::lock_guard lock(*mutex);
@@ -76,6 +80,13 @@ std::optional<std::string> read_secret_file(const std::string& path, std::string
 // Keys whose new value only a restart can apply: the node refuses to pretend otherwise.
 const std::vector<std::pair<std::string, std::string>> restart_only_keys = {
     {"node", ""}, {"cluster", ""}, {"admin", ""}, {"log", "format"}, {"executor", "seed"}};
+
+// By default half the cores do I/O: the executor's workers need the rest for function bodies,
+// and on a 2-core box one I/O thread serves small calls faster than two fighting for a core.
+int io_threads_of(const config::config& cfg) {
+  if (cfg.node.io_threads > 0) return cfg.node.io_threads;
+  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency() / 2));
+}
 
 std::string random_call_id() {
   thread_local std::mt19937_64 engine{std::random_device{}()};
@@ -112,7 +123,8 @@ config::problems node::check(const config::config& cfg) {
   config::problems problems;
   scheduler::policy_registry policies;
   scheduler::register_builtin_policies(policies);
-  auto built = policies.build(cfg.scheduler.name, cfg.scheduler.parameters, policy_dependencies_of(cfg));
+  auto built =
+      policies.build(cfg.scheduler.name, cfg.scheduler.parameters, policy_dependencies_of(cfg));
   if (!built.built) problems.push_back({"scheduler", built.error});
 
   workloads::function_registry functions;
@@ -123,6 +135,12 @@ config::problems node::check(const config::config& cfg) {
       for (const auto& n : functions.names()) known += (known.empty() ? "" : ", ") + n;
       problems.push_back({"functions." + name, "unknown function (known: " + known + ")"});
     }
+  }
+  if (std::error_code ec; !std::filesystem::create_directories(cfg.node.data_dir, ec) && ec) {
+    problems.push_back(
+        {"node.data_dir", "cannot create " + cfg.node.data_dir + ": " + ec.message()});
+  } else if (access(cfg.node.data_dir.c_str(), W_OK) != 0) {
+    problems.push_back({"node.data_dir", cfg.node.data_dir + " is not writable"});
   }
   if (!config::split_host_port(cfg.node.listen)) {
     problems.push_back({"node.listen", "must be HOST:PORT (got \"" + cfg.node.listen + "\")"});
@@ -137,11 +155,13 @@ config::problems node::check(const config::config& cfg) {
   return problems;
 }
 
-node::node(config::config cfg) : id_(cfg.node.id), config_(cfg) {
+node::node(config::config cfg)
+    : id_(cfg.node.id), config_(cfg), io_threads_(io_threads_of(cfg)), io_(io_threads_) {
   std::error_code ec;
   std::filesystem::create_directories(cfg.node.data_dir, ec);
   if (ec) {
-    throw std::runtime_error("cannot create node.data_dir " + cfg.node.data_dir + ": " + ec.message());
+    throw std::runtime_error("cannot create node.data_dir " + cfg.node.data_dir + ": " +
+                             ec.message());
   }
   if (!cfg.admin.token_file.empty()) {
     std::string error;
@@ -160,7 +180,9 @@ node::node(config::config cfg) : id_(cfg.node.id), config_(cfg) {
   add_routes();
 }
 
-node::~node() { shutdown(); }
+node::~node() {
+  shutdown();
+}
 
 asio::ip::tcp::endpoint node::start() {
   const auto cfg = config_.get();
@@ -179,20 +201,16 @@ asio::ip::tcp::endpoint node::start() {
   auto bound = server_->listen({address, port});
   server_->start();
   work_.emplace(io_.get_executor());
-  // By default half the cores do I/O: the executor's workers need the rest for function bodies,
-  // and on a 2-core box one I/O thread serves small calls faster than two fighting for a core.
-  const int threads =
-      cfg->node.io_threads > 0
-          ? cfg->node.io_threads
-          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency() / 2));
+  const int threads = io_threads_;
   for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { io_.run(); });
 
   spdlog::info("node {} listening on {}:{} ({} I/O threads, {} slots, queue {}, scheduler {})", id_,
                bound.address().to_string(), bound.port(), threads, cfg->executor.slots,
                cfg->executor.queue, cfg->scheduler.name);
   if (!cfg->cluster.join.empty() || !cfg->cluster.key_file.empty()) {
-    spdlog::warn("cluster.join/cluster.key_file are set, but this build has no cluster membership "
-                 "yet: the node runs alone");
+    spdlog::warn(
+        "cluster.join/cluster.key_file are set, but this build has no cluster membership "
+        "yet: the node runs alone");
   } else {
     spdlog::info("no cluster key: the node runs alone");
   }
@@ -208,9 +226,8 @@ void node::shutdown() {
     const auto cfg = config_.get();
     draining_ = true;
     server_->set_draining(true);
-    const auto drain_deadline =
-        clock::now() + std::chrono::milliseconds(
-                           static_cast<std::int64_t>(cfg->node.drain_timeout_seconds * 1000));
+    const auto drain_deadline = clock::now() + std::chrono::milliseconds(static_cast<std::int64_t>(
+                                                   cfg->node.drain_timeout_seconds * 1000));
     spdlog::info("draining: {} calls in flight, waiting up to {}s", executor_->pending(),
                  cfg->node.drain_timeout_seconds);
     while (executor_->pending() > 0 && clock::now() < drain_deadline) {
@@ -267,9 +284,10 @@ config::problems node::apply(const config::config& next, bool at_start) {
   const auto previous = config_.get();
   if (at_start || !policy || previous->scheduler.name != next.scheduler.name ||
       previous->scheduler.parameters != next.scheduler.parameters) {
-    policy = policies_.build(next.scheduler.name, next.scheduler.parameters,
-                             policy_dependencies_of(next))
-                 .built;
+    policy =
+        policies_
+            .build(next.scheduler.name, next.scheduler.parameters, policy_dependencies_of(next))
+            .built;
   }
   config_.set(std::make_shared<const config::config>(next));
   executor_->set_limits(executor_limits_of(next));
@@ -296,9 +314,9 @@ void node::add_metrics() {
       "p2pfaas_call_duration_seconds", "Time from request to answer of function calls.",
       {"function"},
       {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60});
-  deadline_ = &metrics_.counter("p2pfaas_calls_deadline_total",
-                                "Calls that had a deadline, by whether it was met.",
-                                {"function", "met"});
+  deadline_ =
+      &metrics_.counter("p2pfaas_calls_deadline_total",
+                        "Calls that had a deadline, by whether it was met.", {"function", "met"});
   config_updates_ = &metrics_.counter("p2pfaas_config_updates_total",
                                       "Runtime configuration updates, by result.", {"result"});
 
@@ -343,12 +361,13 @@ void node::add_metrics() {
   metrics_.computed("p2pfaas_http_connections", "gauge", "Open HTTP connections.", [this] {
     return std::vector<sample>{{{}, static_cast<double>(server_->connections())}};
   });
-  metrics_.computed("p2pfaas_http_connections_total", "counter",
-                    "HTTP connections accepted, and refused over http.max_connections.", [this] {
-                      return std::vector<sample>{
-                          {{{"result", "accepted"}}, static_cast<double>(server_->connections_accepted())},
-                          {{{"result", "refused"}}, static_cast<double>(server_->connections_refused())}};
-                    });
+  metrics_.computed(
+      "p2pfaas_http_connections_total", "counter",
+      "HTTP connections accepted, and refused over http.max_connections.", [this] {
+        return std::vector<sample>{
+            {{{"result", "accepted"}}, static_cast<double>(server_->connections_accepted())},
+            {{{"result", "refused"}}, static_cast<double>(server_->connections_refused())}};
+      });
   metrics_.computed("p2pfaas_info", "gauge", "Constant 1, labelled with what this node runs.",
                     [this] {
                       return std::vector<sample>{
@@ -365,7 +384,9 @@ void node::add_metrics() {
     return std::vector<sample>{{{}, static_cast<double>(read_process_stats().virtual_bytes)}};
   });
   metrics_.computed("process_cpu_seconds_total", "counter", "User and system CPU time in seconds.",
-                    [] { return std::vector<sample>{{{}, read_process_stats().cpu_seconds}}; });
+                    [] {
+                      return std::vector<sample>{{{}, read_process_stats().cpu_seconds}};
+                    });
   metrics_.computed("process_open_fds", "gauge", "Open file descriptors.", [] {
     return std::vector<sample>{{{}, static_cast<double>(read_process_stats().open_fds)}};
   });
@@ -373,8 +394,9 @@ void node::add_metrics() {
     return std::vector<sample>{{{}, static_cast<double>(read_process_stats().threads)}};
   });
   metrics_.computed("process_start_time_seconds", "gauge",
-                    "Start time of the process since the Unix epoch in seconds.",
-                    [] { return std::vector<sample>{{{}, process_start_time_seconds()}}; });
+                    "Start time of the process since the Unix epoch in seconds.", [] {
+                      return std::vector<sample>{{{}, process_start_time_seconds()}};
+                    });
 }
 
 void node::add_routes() {
@@ -386,16 +408,16 @@ void node::add_routes() {
   };
   routes_.add({verb::get, verb::head}, "/health", health);
   routes_.add({verb::get, verb::head}, "/healthz", health);
-  routes_.add({verb::get}, "/metrics", [this](net::request_context&) -> asio::awaitable<net::response> {
-    net::response res{http::status::ok, 11};
-    res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
-    res.body() = metrics_.render();
-    co_return res;
-  });
-  routes_.add({verb::get}, "/monitoring/load",
+  routes_.add({verb::get}, "/metrics",
               [this](net::request_context&) -> asio::awaitable<net::response> {
-                co_return handle_load();
+                net::response res{http::status::ok, 11};
+                res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+                res.body() = metrics_.render();
+                co_return res;
               });
+  routes_.add(
+      {verb::get}, "/monitoring/load",
+      [this](net::request_context&) -> asio::awaitable<net::response> { co_return handle_load(); });
   routes_.add({verb::get, verb::post}, "/configuration",
               [this](net::request_context& ctx) { return handle_configuration(ctx); });
 }
@@ -413,9 +435,16 @@ std::optional<net::response> node::refuse_admin(const net::request_context& ctx)
     res.set(http::field::www_authenticate, "Bearer");
     return res;
   }
-  if (net::is_loopback(ctx.remote.address())) return std::nullopt;
+  // Without a token, trust rests on the client being local. A browser page can reach loopback
+  // too (a "simple" cross-site POST needs no preflight), and browsers always say where such a
+  // request comes from: so a request that names an Origin is not trusted this way.
+  if (net::is_loopback(ctx.remote.address()) &&
+      ctx.req.find(http::field::origin) == ctx.req.end()) {
+    return std::nullopt;
+  }
   return json_error(http::status::unauthorized, "unauthorized",
-                    "no admin token is configured, so admin endpoints serve loopback clients only");
+                    "no admin token is configured, so admin endpoints serve loopback clients only "
+                    "(and not browser requests)");
 }
 
 asio::awaitable<net::response> node::handle_configuration(net::request_context& ctx) {
@@ -433,14 +462,15 @@ asio::awaitable<net::response> node::handle_configuration(net::request_context& 
         list.push_back({{"path", p.path}, {"message", p.message}});
         message += (message.empty() ? "" : "; ") + p.to_string();
       }
-      nlohmann::json body{{"code", "invalid_configuration"}, {"message", message}, {"problems", list}};
+      nlohmann::json body{
+          {"code", "invalid_configuration"}, {"message", message}, {"problems", list}};
       co_return net::json_response(http::status::bad_request, body.dump());
     }
   }
   // Strings from flags or the environment may hold invalid UTF-8; show them, never fail on them.
-  co_return net::json_response(
-      http::status::ok, config::to_json(*config_.get())
-                            .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  co_return net::json_response(http::status::ok,
+                               config::to_json(*config_.get())
+                                   .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
 net::response node::handle_health() const {
@@ -483,8 +513,8 @@ asio::awaitable<net::response> node::handle_function(net::request_context& ctx) 
     res.set("X-Call-Id", call_id);
     res.set("X-Duration-Seconds", seconds_text(total).view());
     res.set("X-P2pfaas-Version", version);
-    res.set("X-P2pfaas-Scheduler", result ? result->policy_name
-                                          : std::string(dispatcher_->current_policy()->name()));
+    res.set("X-P2pfaas-Scheduler",
+            result ? result->policy_name : std::string(dispatcher_->current_policy()->name()));
     res.set("X-P2pfaas-Executed-On", id_);
     res.set("X-P2pfaas-Timing-Total-Seconds-List", seconds_text(total, true).view());
     res.set("X-P2pfaas-Timing-Scheduling-Seconds-List",
@@ -497,9 +527,9 @@ asio::awaitable<net::response> node::handle_function(net::request_context& ctx) 
   };
 
   if (draining_) {
-    co_return finish(json_error(http::status::service_unavailable, "draining",
-                                "the node is shutting down"),
-                     nullptr);
+    co_return finish(
+        json_error(http::status::service_unavailable, "draining", "the node is shutting down"),
+        nullptr);
   }
   if (!functions_.find(function)) {
     co_return finish(json_error(http::status::not_found, "unknown_function",
@@ -530,8 +560,8 @@ asio::awaitable<net::response> node::handle_function(net::request_context& ctx) 
       fn_config != cfg->functions.end() && fn_config->second.timeout_seconds > 0
           ? fn_config->second.timeout_seconds
           : cfg->executor.timeout_seconds;
-  call.timeout = std::chrono::duration_cast<clock::duration>(
-      std::chrono::duration<double>(timeout_seconds));
+  call.timeout =
+      std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(timeout_seconds));
 
   if (auto it = req.find("X-P2pfaas-Deadline-Seconds"); it != req.end()) {
     std::string text(it->value());
@@ -540,7 +570,8 @@ asio::awaitable<net::response> node::handle_function(net::request_context& ctx) 
     if (text.empty() || end != text.c_str() + text.size() || !(seconds > 0) || seconds > 86400) {
       co_return finish(json_error(http::status::bad_request, "bad_header",
                                   "X-P2pfaas-Deadline-Seconds: must be a number of seconds in "
-                                  "(0, 86400] (got \"" + text + "\")"),
+                                  "(0, 86400] (got \"" +
+                                      text + "\")"),
                        nullptr);
     }
     call.deadline = std::chrono::duration<double>(seconds);
@@ -559,8 +590,8 @@ asio::awaitable<net::response> node::handle_function(net::request_context& ctx) 
   scheduler::call_result result = co_await dispatcher_->dispatch(std::move(call));
 
   const std::string_view outcome = scheduler::to_string(result.outcome);
-  calls_->add({function, outcome,
-               result.outcome == scheduler::call_outcome::rejected ? "none" : "local"});
+  calls_->add(
+      {function, outcome, result.outcome == scheduler::call_outcome::rejected ? "none" : "local"});
   call_seconds_->observe({function}, result.total_seconds);
   if (result.deadline_met) deadline_->add({function, *result.deadline_met ? "true" : "false"});
 

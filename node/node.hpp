@@ -82,6 +82,9 @@ class node {
   counter_family* deadline_ = nullptr;
   counter_family* config_updates_ = nullptr;
 
+  const int io_threads_;
+  // The hint is the number of threads that run it: with one, Asio keeps handlers posted from that
+  // thread in a private queue without taking the scheduler's lock.
   boost::asio::io_context io_;
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
   net::router routes_;

@@ -17,14 +17,22 @@ using clock = std::chrono::steady_clock;
 
 std::string_view to_string(call_outcome outcome) {
   switch (outcome) {
-    case call_outcome::ok: return "ok";
-    case call_outcome::client_error: return "client_error";
-    case call_outcome::function_error: return "function_error";
-    case call_outcome::full: return "full";
-    case call_outcome::rejected: return "rejected";
-    case call_outcome::timed_out: return "timed_out";
-    case call_outcome::not_found: return "not_found";
-    case call_outcome::shut_down: return "shut_down";
+    case call_outcome::ok:
+      return "ok";
+    case call_outcome::client_error:
+      return "client_error";
+    case call_outcome::function_error:
+      return "function_error";
+    case call_outcome::full:
+      return "full";
+    case call_outcome::rejected:
+      return "rejected";
+    case call_outcome::timed_out:
+      return "timed_out";
+    case call_outcome::not_found:
+      return "not_found";
+    case call_outcome::shut_down:
+      return "shut_down";
   }
   return "unknown";
 }
@@ -47,12 +55,11 @@ auto async_execute(workloads::executor& executor, workloads::invocation invocati
         // Keeps the I/O context running while the call is out of its hands.
         auto work = asio::prefer(io, asio::execution::outstanding_work.tracked);
         auto shared = std::make_shared<handler_type>(std::move(handler));
-        executor.submit(std::move(invocation), timeout_at,
-                        [shared, work](workloads::execution done) {
-                          asio::post(work, [shared, done = std::move(done)]() mutable {
-                            (*shared)(std::move(done));
-                          });
-                        });
+        executor.submit(
+            std::move(invocation), timeout_at, [shared, work](workloads::execution done) {
+              asio::post(
+                  work, [shared, done = std::move(done)]() mutable { (*shared)(std::move(done)); });
+            });
       },
       token, std::move(invocation), timeout_at);
 }
@@ -63,10 +70,14 @@ call_outcome outcome_of(const workloads::execution& done) {
       if (done.result.status < 400) return call_outcome::ok;
       if (done.result.status < 500) return call_outcome::client_error;
       return call_outcome::function_error;
-    case workloads::outcome::full: return call_outcome::full;
-    case workloads::outcome::timed_out: return call_outcome::timed_out;
-    case workloads::outcome::shut_down: return call_outcome::shut_down;
-    case workloads::outcome::unknown_function: return call_outcome::not_found;
+    case workloads::outcome::full:
+      return call_outcome::full;
+    case workloads::outcome::timed_out:
+      return call_outcome::timed_out;
+    case workloads::outcome::shut_down:
+      return call_outcome::shut_down;
+    case workloads::outcome::unknown_function:
+      return call_outcome::not_found;
   }
   return call_outcome::function_error;
 }
@@ -75,6 +86,16 @@ call_outcome outcome_of(const workloads::execution& done) {
 
 dispatcher::dispatcher(workloads::executor& executor) : executor_(executor) {}
 
+void dispatcher::set_policy(std::shared_ptr<policy> next) {
+  std::lock_guard lock(policy_mutex_);
+  policy_ = std::move(next);
+}
+
+std::shared_ptr<policy> dispatcher::current_policy() const {
+  std::lock_guard lock(policy_mutex_);
+  return policy_;
+}
+
 local_load dispatcher::current_load() const {
   workloads::load load = executor_.current_load();
   return {load.running, load.queued, load.slots, load.queue_capacity};
@@ -82,15 +103,21 @@ local_load dispatcher::current_load() const {
 
 asio::awaitable<call_result> dispatcher::dispatch(call_request call) {
   call_result result;
-  std::shared_ptr<policy> active = policy_.load();
+  std::shared_ptr<policy> active = current_policy();
   result.policy_name = std::string(active->name());
 
   const clock::time_point decide_start = clock::now();
   decision chosen;
   switch (call.forced) {
-    case forced_decision::bypass: chosen = {action::run_local, {}}; break;
-    case forced_decision::reject: chosen = {action::reject, {}}; break;
-    case forced_decision::forward: chosen = {action::forward, {}}; break;
+    case forced_decision::bypass:
+      chosen = {action::run_local, {}};
+      break;
+    case forced_decision::reject:
+      chosen = {action::reject, {}};
+      break;
+    case forced_decision::forward:
+      chosen = {action::forward, {}};
+      break;
     case forced_decision::none:
       chosen = active->decide({call.invocation.function, call.hops}, current_load());
       break;
@@ -100,11 +127,12 @@ asio::awaitable<call_result> dispatcher::dispatch(call_request call) {
   if (chosen.what == action::reject) {
     result.status = 503;
     result.outcome = call_outcome::rejected;
-    result.body = nlohmann::json{{"code", "rejected"},
-                                 {"message", call.forced == forced_decision::reject
-                                                 ? "rejected on request (X-P2pfaas-Scheduler-Reject)"
-                                                 : "rejected by " + result.policy_name}}
-                      .dump();
+    result.body =
+        nlohmann::json{{"code", "rejected"},
+                       {"message", call.forced == forced_decision::reject
+                                       ? "rejected on request (X-P2pfaas-Scheduler-Reject)"
+                                       : "rejected by " + result.policy_name}}
+            .dump();
     result.total_seconds = seconds_between(call.received, clock::now());
     co_return result;
   }
@@ -125,8 +153,9 @@ asio::awaitable<call_result> dispatcher::run_local(call_request& call, call_resu
   result.execution_seconds = std::chrono::duration<double>(done.run_time).count();
   result.cold_start = done.cold_start;
   result.total_seconds = seconds_between(call.received, clock::now());
-  if (call.deadline) result.deadline_met = result.outcome == call_outcome::ok &&
-                                           result.total_seconds <= call.deadline->count();
+  if (call.deadline)
+    result.deadline_met =
+        result.outcome == call_outcome::ok && result.total_seconds <= call.deadline->count();
   if (result.outcome == call_outcome::full) {
     // A useful hint rather than a constant: roughly when a slot should be free again.
     workloads::load load = executor_.current_load();

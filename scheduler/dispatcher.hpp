@@ -1,9 +1,9 @@
 #pragma once
 
-#include <atomic>
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -25,7 +25,16 @@ struct call_request {
 };
 
 // How a call ended, as metrics and logs name it.
-enum class call_outcome { ok, client_error, function_error, full, rejected, timed_out, not_found, shut_down };
+enum class call_outcome {
+  ok,
+  client_error,
+  function_error,
+  full,
+  rejected,
+  timed_out,
+  not_found,
+  shut_down
+};
 std::string_view to_string(call_outcome outcome);
 
 struct call_result {
@@ -40,7 +49,7 @@ struct call_result {
   double execution_seconds = 0;
   double total_seconds = 0;
   bool cold_start = false;
-  std::optional<bool> deadline_met;       // when the call had a deadline
+  std::optional<bool> deadline_met;        // when the call had a deadline
   std::optional<int> retry_after_seconds;  // with 429
 };
 
@@ -50,8 +59,8 @@ class dispatcher {
  public:
   explicit dispatcher(workloads::executor& executor);
 
-  void set_policy(std::shared_ptr<policy> next) { policy_.store(std::move(next)); }
-  std::shared_ptr<policy> current_policy() const { return policy_.load(); }
+  void set_policy(std::shared_ptr<policy> next);
+  std::shared_ptr<policy> current_policy() const;
 
   boost::asio::awaitable<call_result> dispatch(call_request call);
 
@@ -60,7 +69,10 @@ class dispatcher {
   local_load current_load() const;
 
   workloads::executor& executor_;
-  std::atomic<std::shared_ptr<policy>> policy_;
+  // A plain mutex rather than std::atomic<std::shared_ptr>: libstdc++ 12's version has a data
+  // race between load and store (its lock release is relaxed). Held to copy one pointer.
+  mutable std::mutex policy_mutex_;
+  std::shared_ptr<policy> policy_;
 };
 
 }  // namespace p2pfaas::scheduler

@@ -100,7 +100,9 @@ struct executor::job {
 };
 
 executor::executor(const function_registry& registry, executor_limits limits)
-    : registry_(registry), limits_(sanitized(std::move(limits))) {
+    : registry_(registry),
+      limits_(sanitized(std::move(limits))),
+      data_dir_(std::make_shared<const std::filesystem::path>(limits_.data_dir)) {
   seed_base_ = limits_.seed != 0 ? limits_.seed : random_seed();
   timer_thread_ = std::thread([this] { timer_loop(); });
 }
@@ -158,6 +160,9 @@ void executor::set_limits(const executor_limits& limits) {
     std::lock_guard lock(mu_);
     if (updated.seed != limits_.seed) seed_base_ = updated.seed != 0 ? updated.seed : random_seed();
     limits_ = std::move(updated);
+    if (limits_.data_dir != *data_dir_) {
+      data_dir_ = std::make_shared<const std::filesystem::path>(limits_.data_dir);
+    }
     if (!stopping_) promote_locked();
     reaped.swap(retired_);
   }
@@ -402,14 +407,18 @@ void executor::run_one(std::unique_lock<std::mutex>& lock, std::mt19937_64& rng)
   auto pool = pools_.find(call->call.function);
   if (pool == pools_.end()) pool = pools_.emplace(call->call.function, instance_pool{}).first;
   const bool warm = acquire_instance_locked(pool->second, start);
-  const auto limits = limits_;
+  // Only what the call needs, copied under the lock without allocating.
+  const auto cold_start = limits_.cold_start;
+  const auto per_call_overhead = limits_.per_call_overhead;
+  const int memory_limit_mb = limits_.memory_limit_mb;
+  const auto data_dir = data_dir_;
   const auto stop = call->stop.get_token();
   lock.unlock();
 
-  const bool instance_up = warm || interruptible_sleep(stop, limits.cold_start);
+  const bool instance_up = warm || interruptible_sleep(stop, cold_start);
   function_result result;
-  if (instance_up && interruptible_sleep(stop, limits.per_call_overhead)) {
-    function_context context{stop, limits.data_dir, limits.memory_limit_mb, rng};
+  if (instance_up && interruptible_sleep(stop, per_call_overhead)) {
+    function_context context{stop, *data_dir, memory_limit_mb, rng};
     try {
       result = call->body(call->call, context);
     } catch (const std::exception& error) {

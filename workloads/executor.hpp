@@ -139,6 +139,8 @@ class executor {
   std::condition_variable work_cv_;   // workers: a ready call, shutdown, or surplus to retire
   std::condition_variable timer_cv_;  // timer: an earlier deadline, or shutdown
   executor_limits limits_;
+  // limits_.data_dir shared with running calls, so starting one copies a pointer, not a path.
+  std::shared_ptr<const std::filesystem::path> data_dir_;
   std::uint64_t seed_base_ = 0;
   bool stopping_ = false;
 

@@ -31,7 +31,7 @@ struct function_result {
 // Built by the executor for each call.
 struct function_context {
   std::stop_token stop;  // requested when the call times out or the executor shuts down
-  std::filesystem::path data_dir;
+  const std::filesystem::path& data_dir;  // outlives the call
   int memory_limit_mb;
   std::mt19937_64& rng;  // per worker thread, so bodies need no locking to draw from it
 };

@@ -54,8 +54,9 @@ int main(int argc, char** argv) {
   std::thread([&stop_signals] {
     int again = 0;
     sigwait(&stop_signals, &again);
+    // Other threads may still be logging: flush, do not tear the logger down.
     spdlog::warn("second signal: exiting without finishing calls");
-    spdlog::shutdown();
+    spdlog::default_logger()->flush();
     _exit(1);
   }).detach();
   daemon->shutdown();

@@ -23,15 +23,16 @@ int running(const daemon_process& node) {
 TEST(Configuration, InvalidPatchIs400NamingEveryProblemAndChangesNothing) {
   daemon_process node({"--slots", "2"});
   const json before = config_of(node);
-  auto r = http_request(node.port(), "POST", "/configuration",
-                        R"({"executor":{"slots":0,"queue":"many"},"http":{"max_body_bytes":-1},"nope":1})");
+  auto r = http_request(
+      node.port(), "POST", "/configuration",
+      R"({"executor":{"slots":0,"queue":"many"},"http":{"max_body_bytes":-1},"nope":1})");
   ASSERT_EQ(r.status, 400);
   auto body = json::parse(r.body);
   EXPECT_EQ(body["code"], "invalid_configuration");
   std::set<std::string> paths;
   for (const auto& p : body["problems"]) paths.insert(p["path"]);
-  EXPECT_EQ(paths, (std::set<std::string>{"executor.slots", "executor.queue",
-                                          "http.max_body_bytes", "nope"}));
+  EXPECT_EQ(paths, (std::set<std::string>{"executor.slots", "executor.queue", "http.max_body_bytes",
+                                          "nope"}));
   for (auto path : {"executor.slots", "executor.queue", "http.max_body_bytes", "nope"}) {
     EXPECT_NE(body["message"].get<std::string>().find(path), std::string::npos) << path;
   }
@@ -47,7 +48,8 @@ TEST(Configuration, NotJsonIs400) {
 
 TEST(Configuration, SlotsChangeTakesEffectWithoutRestart) {
   daemon_process node({"--slots", "1", "--queue", "0"});
-  auto first = std::async(std::launch::async, [&] { return http_get(node.port(), "/function/sleep?ms=1500"); });
+  auto first = std::async(std::launch::async,
+                          [&] { return http_get(node.port(), "/function/sleep?ms=1500"); });
   ASSERT_TRUE(eventually([&] { return running(node) == 1; }));
   EXPECT_EQ(http_get(node.port(), "/function/echo").status, 429);
 
@@ -56,7 +58,8 @@ TEST(Configuration, SlotsChangeTakesEffectWithoutRestart) {
   EXPECT_EQ(json::parse(r.body)["executor"]["slots"], 2);
   EXPECT_EQ(json::parse(r.body)["executor"]["queue"], 0);  // siblings kept
   EXPECT_EQ(http_get(node.port(), "/function/echo").status, 200);
-  EXPECT_EQ(json::parse(http_get(node.port(), "/monitoring/load").body)["functions_running_max"], 2);
+  EXPECT_EQ(json::parse(http_get(node.port(), "/monitoring/load").body)["functions_running_max"],
+            2);
   EXPECT_EQ(first.get().status, 200);
 }
 
@@ -65,7 +68,8 @@ TEST(Configuration, SchedulerChangeAppliesToNewCalls) {
   auto r = http_request(node.port(), "POST", "/configuration",
                         R"({"scheduler":{"name":"NoScheduler","parameters":["true"]}})");
   ASSERT_EQ(r.status, 200) << r.body;
-  auto busy = std::async(std::launch::async, [&] { return http_get(node.port(), "/function/sleep?ms=1000"); });
+  auto busy = std::async(std::launch::async,
+                         [&] { return http_get(node.port(), "/function/sleep?ms=1000"); });
   ASSERT_TRUE(eventually([&] { return running(node) == 1; }));
   EXPECT_EQ(http_get(node.port(), "/function/echo").status, 503);  // loss: no queueing
   EXPECT_EQ(busy.get().status, 200);
@@ -89,12 +93,15 @@ TEST(Configuration, AdminTokenIsRequiredWhenConfigured) {
   auto token = dir.write("token", "s3cret-token\n");
   daemon_process node({"--admin-token-file", token.string()});
   EXPECT_EQ(http_get(node.port(), "/configuration").status, 401);
-  EXPECT_EQ(http_get(node.port(), "/configuration", {{"Authorization", "Bearer wrong"}}).status, 401);
-  EXPECT_EQ(http_get(node.port(), "/configuration", {{"Authorization", "s3cret-token"}}).status, 401);
+  EXPECT_EQ(http_get(node.port(), "/configuration", {{"Authorization", "Bearer wrong"}}).status,
+            401);
+  EXPECT_EQ(http_get(node.port(), "/configuration", {{"Authorization", "s3cret-token"}}).status,
+            401);
   auto ok = http_get(node.port(), "/configuration", {{"Authorization", "Bearer s3cret-token"}});
   EXPECT_EQ(ok.status, 200);
-  EXPECT_EQ(http_request(node.port(), "POST", "/configuration", R"({"executor":{"queue":3}})").status,
-            401);
+  EXPECT_EQ(
+      http_request(node.port(), "POST", "/configuration", R"({"executor":{"queue":3}})").status,
+      401);
   // Non-admin endpoints stay open.
   EXPECT_EQ(http_get(node.port(), "/function/echo").status, 200);
   EXPECT_EQ(http_get(node.port(), "/metrics").status, 200);
@@ -103,6 +110,15 @@ TEST(Configuration, AdminTokenIsRequiredWhenConfigured) {
 TEST(Configuration, WithoutTokenLoopbackIsServed) {
   daemon_process node;
   EXPECT_EQ(http_get(node.port(), "/configuration").status, 200);
+}
+
+TEST(Configuration, WithoutTokenBrowserRequestsAreRefused) {
+  // A web page on this machine can reach 127.0.0.1; its browser names the page's origin.
+  daemon_process node;
+  auto r = http_request(node.port(), "POST", "/configuration", R"({"executor":{"queue":0}})",
+                        {{"Origin", "http://attacker.example"}});
+  EXPECT_EQ(r.status, 401);
+  EXPECT_NE(config_of(node)["executor"]["queue"], 0);
 }
 
 }  // namespace

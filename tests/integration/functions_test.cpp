@@ -31,15 +31,16 @@ json json_body(const reply& r) {
 }
 
 void expect_call_headers(const reply& r) {
-  for (auto name : {"X-Call-Id", "X-Duration-Seconds", "X-P2pfaas-Version", "X-P2pfaas-Scheduler",
-                    "X-P2pfaas-Executed-On", "X-P2pfaas-Timing-Total-Seconds-List",
-                    "X-P2pfaas-Timing-Scheduling-Seconds-List",
-                    "X-P2pfaas-Timing-Probing-Seconds-List",
-                    "X-P2pfaas-Timing-Execution-Time-Seconds"}) {
+  for (auto name :
+       {"X-Call-Id", "X-Duration-Seconds", "X-P2pfaas-Version", "X-P2pfaas-Scheduler",
+        "X-P2pfaas-Executed-On", "X-P2pfaas-Timing-Total-Seconds-List",
+        "X-P2pfaas-Timing-Scheduling-Seconds-List", "X-P2pfaas-Timing-Probing-Seconds-List",
+        "X-P2pfaas-Timing-Execution-Time-Seconds"}) {
     EXPECT_TRUE(r.has_header(name)) << name << " missing on a " << r.status;
   }
-  for (auto list : {"X-P2pfaas-Timing-Total-Seconds-List", "X-P2pfaas-Timing-Scheduling-Seconds-List",
-                    "X-P2pfaas-Timing-Probing-Seconds-List"}) {
+  for (auto list :
+       {"X-P2pfaas-Timing-Total-Seconds-List", "X-P2pfaas-Timing-Scheduling-Seconds-List",
+        "X-P2pfaas-Timing-Probing-Seconds-List"}) {
     auto parsed = json::parse(r.header(list), nullptr, false);
     ASSERT_TRUE(parsed.is_array()) << list << ": " << r.header(list);
     EXPECT_EQ(parsed.size(), 1u);
@@ -168,7 +169,8 @@ TEST_F(FunctionsTest, KeepAliveAndPipelining) {
 
 TEST(FunctionsLimits, FullNodeAnswers429WithRetryAfter) {
   daemon_process node({"--slots", "1", "--queue", "0"});
-  auto busy = std::async(std::launch::async, [&] { return http_get(node.port(), "/function/sleep?ms=1500"); });
+  auto busy = std::async(std::launch::async,
+                         [&] { return http_get(node.port(), "/function/sleep?ms=1500"); });
   ASSERT_TRUE(eventually([&] {
     return json::parse(http_get(node.port(), "/monitoring/load").body)["functions_running"] == 1;
   }));

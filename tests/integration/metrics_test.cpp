@@ -18,8 +18,9 @@ json parsed_metrics(std::uint16_t port) {
   EXPECT_EQ(r.header("Content-Type").rfind("text/plain; version=0.0.4", 0), 0u);
   temp_dir dir;
   auto file = dir.write("metrics.txt", r.body);
-  auto parsed = run_command({"/usr/bin/python3", source_path("tests/integration/parse_metrics.py").string(),
-                             file.string()});
+  auto parsed =
+      run_command({"/usr/bin/python3", source_path("tests/integration/parse_metrics.py").string(),
+                   file.string()});
   EXPECT_EQ(parsed.exit_code, 0) << parsed.output;
   return json::parse(parsed.output);
 }
@@ -37,12 +38,15 @@ TEST(Metrics, ParsesAndCountersMoveWithCalls) {
 
   for (int i = 0; i < 3; ++i) ASSERT_EQ(http_get(node.port(), "/function/echo").status, 200);
   ASSERT_EQ(http_get(node.port(), "/function/sleep?ms=x").status, 400);
-  ASSERT_EQ(http_get(node.port(), "/function/echo", {{"X-P2pfaas-Scheduler-Reject", "1"}}).status, 503);
-  ASSERT_EQ(http_get(node.port(), "/function/echo", {{"X-P2pfaas-Deadline-Seconds", "5"}}).status, 200);
+  ASSERT_EQ(http_get(node.port(), "/function/echo", {{"X-P2pfaas-Scheduler-Reject", "1"}}).status,
+            503);
+  ASSERT_EQ(http_get(node.port(), "/function/echo", {{"X-P2pfaas-Deadline-Seconds", "5"}}).status,
+            200);
 
   const json after = parsed_metrics(node.port());
   EXPECT_EQ(sample(after, "p2pfaas_calls_total{function=echo,outcome=ok,where=local}"), 4);
-  EXPECT_EQ(sample(after, "p2pfaas_calls_total{function=sleep,outcome=client_error,where=local}"), 1);
+  EXPECT_EQ(sample(after, "p2pfaas_calls_total{function=sleep,outcome=client_error,where=local}"),
+            1);
   EXPECT_EQ(sample(after, "p2pfaas_calls_total{function=echo,outcome=rejected,where=none}"), 1);
   EXPECT_EQ(sample(after, "p2pfaas_calls_deadline_total{function=echo,met=true}"), 1);
   EXPECT_EQ(sample(after, "p2pfaas_call_duration_seconds_count{function=echo}"), 5);
@@ -50,7 +54,8 @@ TEST(Metrics, ParsesAndCountersMoveWithCalls) {
   EXPECT_EQ(sample(after, "p2pfaas_function_cold_starts_total{function=echo}") +
                 sample(after, "p2pfaas_function_warm_starts_total{function=echo}"),
             4);
-  EXPECT_GE(sample(after, "process_cpu_seconds_total{}"), sample(before, "process_cpu_seconds_total{}"));
+  EXPECT_GE(sample(after, "process_cpu_seconds_total{}"),
+            sample(before, "process_cpu_seconds_total{}"));
   EXPECT_EQ(sample(after, "p2pfaas_calls_in_flight{}"), 0);
 }
 

@@ -21,7 +21,8 @@ int running(const daemon_process& node) {
 
 TEST(Shutdown, SigtermDrainsInFlightCallsRefusesNewOnesAndExitsZero) {
   daemon_process node({"--slots", "2"});
-  auto in_flight = std::async(std::launch::async, [&] { return http_get(node.port(), "/function/sleep?ms=1500"); });
+  auto in_flight = std::async(std::launch::async,
+                              [&] { return http_get(node.port(), "/function/sleep?ms=1500"); });
   ASSERT_TRUE(eventually([&] { return running(node) == 1; }));
 
   node.signal(SIGTERM);
@@ -48,7 +49,8 @@ TEST(Shutdown, IdleNodeExitsPromptly) {
 
 TEST(Shutdown, DrainTimeoutCutsLongCallsShort) {
   daemon_process node({"--set", "node.drain_timeout_seconds=0.3"});
-  auto in_flight = std::async(std::launch::async, [&] { return http_get(node.port(), "/function/sleep?ms=20000"); });
+  auto in_flight = std::async(std::launch::async,
+                              [&] { return http_get(node.port(), "/function/sleep?ms=20000"); });
   ASSERT_TRUE(eventually([&] { return running(node) == 1; }));
   auto start = std::chrono::steady_clock::now();
   node.signal(SIGTERM);

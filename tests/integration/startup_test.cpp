@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "tests/support/daemon_process.hpp"
 #include "tests/support/http_client.hpp"
@@ -83,7 +84,8 @@ TEST(Startup, BadConfigFileReportsEveryProblemOnItsOwnLine) {
 TEST(Startup, UnknownSchedulerExits2) {
   auto r = run_command(daemon_argv({"--listen", "127.0.0.1:0", "--set", "scheduler.name=Magic"}));
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.output.find("config error: scheduler: unknown scheduler \"Magic\""), std::string::npos)
+  EXPECT_NE(r.output.find("config error: scheduler: unknown scheduler \"Magic\""),
+            std::string::npos)
       << r.output;
 }
 
@@ -93,10 +95,19 @@ TEST(Startup, MissingConfigFileExits2) {
   EXPECT_NE(r.output.find("/nonexistent/node.yaml"), std::string::npos) << r.output;
 }
 
+TEST(Startup, DataDirThatCannotBeCreatedExits2) {
+  auto r =
+      run_command(daemon_argv({"--listen", "127.0.0.1:0", "--data-dir", "/proc/p2pfaas-nope"}));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("config error: node.data_dir: cannot create /proc/p2pfaas-nope"),
+            std::string::npos)
+      << r.output;
+}
+
 TEST(Startup, PortInUseExits1WithAReason) {
   daemon_process first;
-  auto r = run_command(daemon_argv(
-      {"--listen", "127.0.0.1:" + std::to_string(first.port()), "--data-dir", "/tmp"}));
+  auto r = run_command(
+      daemon_argv({"--listen", "127.0.0.1:" + std::to_string(first.port()), "--data-dir", "/tmp"}));
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.output.find("cannot start"), std::string::npos) << r.output;
 }
@@ -104,11 +115,39 @@ TEST(Startup, PortInUseExits1WithAReason) {
 TEST(Startup, PrecedenceFileThenFlagsThenSet) {
   temp_dir dir;
   auto file = dir.write("node.yaml", "executor:\n  slots: 3\n  queue: 7\n");
-  daemon_process node({"--config", file.string(), "--queue", "9", "--set", "executor.timeout_seconds=12"});
+  daemon_process node(
+      {"--config", file.string(), "--queue", "9", "--set", "executor.timeout_seconds=12"});
   auto cfg = json::parse(http_get(node.port(), "/configuration").body);
   EXPECT_EQ(cfg["executor"]["slots"], 3);
   EXPECT_EQ(cfg["executor"]["queue"], 9);
   EXPECT_EQ(cfg["executor"]["timeout_seconds"], 12.0);
+}
+
+TEST(Startup, EnvironmentSitsBetweenFileAndFlags) {
+  temp_dir dir;
+  auto file = dir.write("node.yaml", "executor:\n  queue: 3\n  slots: 3\n");
+  setenv("P2PFAAS_EXECUTOR_QUEUE", "5", 1);
+  setenv("P2PFAAS_EXECUTOR_SLOTS", "4", 1);
+  daemon_process node({"--config", file.string(), "--slots", "6"});
+  unsetenv("P2PFAAS_EXECUTOR_QUEUE");
+  unsetenv("P2PFAAS_EXECUTOR_SLOTS");
+  auto cfg = json::parse(http_get(node.port(), "/configuration").body);
+  EXPECT_EQ(cfg["executor"]["queue"], 5);  // env over file
+  EXPECT_EQ(cfg["executor"]["slots"], 6);  // flag over env
+}
+
+TEST(Startup, JsonLogsAreOneObjectPerLine) {
+  daemon_process node({"--set", "log.format=json"});
+  ASSERT_EQ(http_get(node.port(), "/health").status, 200);
+  std::istringstream lines(node.log());
+  int parsed = 0;
+  for (std::string line; std::getline(lines, line);) {
+    auto entry = json::parse(line, nullptr, false);
+    ASSERT_FALSE(entry.is_discarded()) << line;
+    EXPECT_TRUE(entry.contains("time") && entry.contains("level") && entry.contains("message"));
+    ++parsed;
+  }
+  EXPECT_GE(parsed, 1);
 }
 
 }  // namespace

@@ -135,9 +135,13 @@ daemon_process::~daemon_process() {
   }
 }
 
-std::string daemon_process::log() const { return read_file(log_path_); }
+std::string daemon_process::log() const {
+  return read_file(log_path_);
+}
 
-void daemon_process::signal(int number) const { kill(pid_, number); }
+void daemon_process::signal(int number) const {
+  kill(pid_, number);
+}
 
 std::optional<int> daemon_process::wait_exit(std::chrono::milliseconds timeout) {
   auto code = wait_for(pid_, timeout);

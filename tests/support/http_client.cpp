@@ -1,5 +1,6 @@
 #include "tests/support/http_client.hpp"
 
+#include <algorithm>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -7,8 +8,6 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-
-#include <algorithm>
 #include <cctype>
 
 namespace p2pfaas::testing {
@@ -30,7 +29,9 @@ std::string reply::header(const std::string& name) const {
   return it == headers.end() ? std::string{} : it->second;
 }
 
-bool reply::has_header(const std::string& name) const { return headers.contains(lower(name)); }
+bool reply::has_header(const std::string& name) const {
+  return headers.contains(lower(name));
+}
 
 reply http_request(std::uint16_t port, const std::string& method, const std::string& target,
                    const std::string& body, const header_list& headers,
@@ -49,23 +50,22 @@ reply http_request(std::uint16_t port, const std::string& method, const std::str
   if (!body.empty() || method == "POST" || method == "PUT") req.prepare_payload();
   req.keep_alive(false);
 
-  stream.async_connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port),
-                       [&](beast::error_code ec) {
-                         if (ec) {
-                           out.error = "connect: " + ec.message();
-                           return;
-                         }
-                         http::async_write(stream, req, [&](beast::error_code ec, std::size_t) {
-                           if (ec) {
-                             out.error = "write: " + ec.message();
-                             return;
-                           }
-                           http::async_read(stream, buffer, parser,
-                                            [&](beast::error_code ec, std::size_t) {
-                                              if (ec) out.error = "read: " + ec.message();
-                                            });
-                         });
-                       });
+  stream.async_connect(
+      tcp::endpoint(asio::ip::make_address("127.0.0.1"), port), [&](beast::error_code ec) {
+        if (ec) {
+          out.error = "connect: " + ec.message();
+          return;
+        }
+        http::async_write(stream, req, [&](beast::error_code ec, std::size_t) {
+          if (ec) {
+            out.error = "write: " + ec.message();
+            return;
+          }
+          http::async_read(stream, buffer, parser, [&](beast::error_code ec, std::size_t) {
+            if (ec) out.error = "read: " + ec.message();
+          });
+        });
+      });
   io.run();
   if (out.error.empty() && parser.is_done()) {
     auto res = parser.release();
@@ -91,14 +91,13 @@ std::string raw_exchange(std::uint16_t port, const std::string& bytes,
       if (!ec) read_more();
     });
   };
-  stream.async_connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port),
-                       [&](beast::error_code ec) {
-                         if (ec) return;
-                         asio::async_write(stream, asio::buffer(bytes),
-                                           [&](beast::error_code ec, std::size_t) {
-                                             if (!ec) read_more();
-                                           });
-                       });
+  stream.async_connect(
+      tcp::endpoint(asio::ip::make_address("127.0.0.1"), port), [&](beast::error_code ec) {
+        if (ec) return;
+        asio::async_write(stream, asio::buffer(bytes), [&](beast::error_code ec, std::size_t) {
+          if (!ec) read_more();
+        });
+      });
   io.run();
   return received;
 }

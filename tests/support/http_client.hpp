@@ -25,7 +25,8 @@ reply http_request(std::uint16_t port, const std::string& method, const std::str
                    const std::string& body = {}, const header_list& headers = {},
                    std::chrono::milliseconds timeout = std::chrono::seconds(20));
 
-inline reply http_get(std::uint16_t port, const std::string& target, const header_list& headers = {}) {
+inline reply http_get(std::uint16_t port, const std::string& target,
+                      const header_list& headers = {}) {
   return http_request(port, "GET", target, {}, headers);
 }
 

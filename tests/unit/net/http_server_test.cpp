@@ -5,6 +5,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <future>
 #include <thread>
 
@@ -35,6 +36,12 @@ class HttpServerTest : public ::testing::Test {
       co_await timer.async_wait(asio::use_awaitable);
       co_return json_response(http::status::ok, R"({"slow":true})");
     });
+    routes_.add({http::verb::get}, "/no-content",
+                [](request_context&) -> asio::awaitable<response> {
+                  response res{http::status::no_content, 11};
+                  res.body() = "a body a 204 cannot have";
+                  co_return res;
+                });
     server_ = std::make_unique<http_server>(io_, routes_, limits);
     port_ = server_->listen({asio::ip::make_address("127.0.0.1"), 0}).port();
     server_->start();
@@ -57,7 +64,8 @@ class HttpServerTest : public ::testing::Test {
 
 int count(const std::string& text, const std::string& needle) {
   int n = 0;
-  for (auto pos = text.find(needle); pos != std::string::npos; pos = text.find(needle, pos + 1)) ++n;
+  for (auto pos = text.find(needle); pos != std::string::npos; pos = text.find(needle, pos + 1))
+    ++n;
   return n;
 }
 
@@ -96,10 +104,10 @@ TEST_F(HttpServerTest, BodyOverLimitIs413ByContentLength) {
 
 TEST_F(HttpServerTest, ChunkedBodyOverLimitIs413) {
   start({.max_body_bytes = 10});
-  std::string out = raw_exchange(
-      port_,
-      "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-      "8\r\n12345678\r\n8\r\n12345678\r\n0\r\n\r\n");
+  std::string out =
+      raw_exchange(port_,
+                   "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                   "8\r\n12345678\r\n8\r\n12345678\r\n0\r\n\r\n");
   EXPECT_NE(out.find("HTTP/1.1 413"), std::string::npos) << out;
 }
 
@@ -118,10 +126,10 @@ TEST_F(HttpServerTest, MalformedRequestIs400AndCloses) {
 
 TEST_F(HttpServerTest, ExpectContinueGetsInterimAnswer) {
   start();
-  std::string out = raw_exchange(
-      port_,
-      "POST /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\n"
-      "Connection: close\r\n\r\nok");
+  std::string out =
+      raw_exchange(port_,
+                   "POST /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\n"
+                   "Connection: close\r\n\r\nok");
   EXPECT_EQ(out.rfind("HTTP/1.1 100 Continue", 0), 0u) << out;
   EXPECT_NE(out.find("HTTP/1.1 200 OK"), std::string::npos);
 }
@@ -141,7 +149,8 @@ TEST_F(HttpServerTest, ConnectionsOverLimitAreRefusedWith503) {
   std::promise<std::string> first;
   std::thread holder([&] {
     // Keeps connection 1 busy on /slow while connection 2 arrives.
-    first.set_value(raw_exchange(port_, "GET /slow HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+    first.set_value(
+        raw_exchange(port_, "GET /slow HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
   });
   ASSERT_TRUE(testing::eventually([&] { return server_->connections() == 1; }));
   auto second = http_get(port_, "/hello");
@@ -163,6 +172,66 @@ TEST_F(HttpServerTest, StopLetsBusyConnectionFinishItsAnswer) {
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.header("connection"), "close");
   EXPECT_EQ(http_get(port_, "/hello").status, 0);  // no longer accepting
+}
+
+// A client that sends in timed steps, to act out slow or idle clients.
+class stepped_client {
+ public:
+  explicit stepped_client(std::uint16_t port) : socket_(io_) {
+    socket_.connect({asio::ip::make_address("127.0.0.1"), port});
+  }
+  void send(const std::string& bytes) { asio::write(socket_, asio::buffer(bytes)); }
+  std::string read_all() {
+    std::string out;
+    std::array<char, 4096> chunk;
+    boost::system::error_code ec;
+    while (!ec) {
+      std::size_t n = socket_.read_some(asio::buffer(chunk), ec);
+      out.append(chunk.data(), n);
+    }
+    return out;
+  }
+
+ private:
+  asio::io_context io_;
+  asio::ip::tcp::socket socket_;
+};
+
+TEST_F(HttpServerTest, IdleTimeBeforeARequestDoesNotCountAgainstItsBody) {
+  start({.read_timeout = std::chrono::milliseconds(600)});
+  stepped_client client(port_);
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));  // idle on keep-alive
+  client.send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nConnection: close\r\n\r\n");
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));  // a slow but timely body
+  client.send("body");
+  std::string out = client.read_all();
+  EXPECT_NE(out.find("HTTP/1.1 200 OK"), std::string::npos) << out;
+  EXPECT_NE(out.find("body"), std::string::npos);
+}
+
+TEST_F(HttpServerTest, LargeBodyOverTheLimitStillGetsIts413) {
+  start({.max_body_bytes = 1024});
+  // The client sends its whole 4 MiB before reading: the server must read and drop it rather
+  // than reset the connection, or the client never sees the answer.
+  auto r = http_request(port_, "POST", "/echo", std::string(4 << 20, 'x'));
+  EXPECT_EQ(r.status, 413) << r.error;
+}
+
+TEST_F(HttpServerTest, NoInterimContinueForHttp10) {
+  start();
+  std::string out = raw_exchange(
+      port_, "POST /echo HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nok");
+  EXPECT_EQ(out.find("100 Continue"), std::string::npos) << out;
+  EXPECT_EQ(out.rfind("HTTP/1.0 200 OK", 0), 0u) << out;
+}
+
+TEST_F(HttpServerTest, ResponseThatCannotCarryItsBodyBecomes500) {
+  start();
+  auto r = http_get(port_, "/no-content");
+  EXPECT_EQ(r.status, 500);
+  EXPECT_NE(r.body.find("bad_response"), std::string::npos);
+  EXPECT_TRUE(testing::eventually([&] { return server_->connections() == 0; }));
+  EXPECT_EQ(http_get(port_, "/hello").status, 200);
 }
 
 }  // namespace

@@ -55,6 +55,11 @@ TEST_F(RouterTest, FunctionWithAndWithoutRest) {
   EXPECT_EQ(run(routes, http::verb::get, "/function/echo/").body(), "function|fn=echo|rest=");
 }
 
+TEST_F(RouterTest, PlusIsLiteralInPaths) {
+  EXPECT_EQ(run(routes, http::verb::get, "/function/my+fn/a+b?q=x+y").body(),
+            "function|fn=my+fn|rest=a+b");
+}
+
 TEST_F(RouterTest, ParamSegmentMustBeNonEmpty) {
   EXPECT_EQ(run(routes, http::verb::get, "/function/").result_int(), 404);
   EXPECT_EQ(run(routes, http::verb::get, "/items//detail").result_int(), 404);

@@ -65,7 +65,8 @@ class DispatcherTest : public ::testing::Test {
     dispatcher_->set_policy(no_scheduler::make(params, {}).built);
   }
 
-  std::future<call_result> start(std::string function, forced_decision forced = forced_decision::none,
+  std::future<call_result> start(std::string function,
+                                 forced_decision forced = forced_decision::none,
                                  std::chrono::milliseconds timeout = 10s,
                                  std::optional<std::chrono::duration<double>> deadline = {}) {
     call_request call;
@@ -79,7 +80,8 @@ class DispatcherTest : public ::testing::Test {
   workloads::function_registry functions_;
   gate gate_;
   asio::io_context io_;
-  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_{io_.get_executor()};
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_{
+      io_.get_executor()};
   std::thread io_thread_{[this] { io_.run(); }};
   std::unique_ptr<workloads::executor> executor_;
   std::unique_ptr<dispatcher> dispatcher_;
@@ -161,8 +163,14 @@ TEST_F(DispatcherTest, TimeoutAnswers504) {
 
 TEST_F(DispatcherTest, DeadlineMetOrMissed) {
   make(2, 0);
-  EXPECT_EQ(start("ok", forced_decision::none, 10s, std::chrono::duration<double>(5.0)).get().deadline_met, true);
-  EXPECT_EQ(start("slow", forced_decision::none, 10s, std::chrono::duration<double>(0.001)).get().deadline_met, false);
+  EXPECT_EQ(start("ok", forced_decision::none, 10s, std::chrono::duration<double>(5.0))
+                .get()
+                .deadline_met,
+            true);
+  EXPECT_EQ(start("slow", forced_decision::none, 10s, std::chrono::duration<double>(0.001))
+                .get()
+                .deadline_met,
+            false);
 }
 
 TEST_F(DispatcherTest, PolicySwitchLeavesCallsInFlightAlone) {

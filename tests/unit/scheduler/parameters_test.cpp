@@ -6,9 +6,12 @@ namespace p2pfaas::scheduler {
 namespace {
 
 TEST(ParseGoBool, AcceptsWhatStrconvAccepts) {
-  for (auto text : {"1", "t", "T", "TRUE", "true", "True"}) EXPECT_EQ(parse_go_bool(text), true) << text;
-  for (auto text : {"0", "f", "F", "FALSE", "false", "False"}) EXPECT_EQ(parse_go_bool(text), false) << text;
-  for (auto text : {"", "yes", "tRUE", "2", " true"}) EXPECT_EQ(parse_go_bool(text), std::nullopt) << text;
+  for (auto text : {"1", "t", "T", "TRUE", "true", "True"})
+    EXPECT_EQ(parse_go_bool(text), true) << text;
+  for (auto text : {"0", "f", "F", "FALSE", "false", "False"})
+    EXPECT_EQ(parse_go_bool(text), false) << text;
+  for (auto text : {"", "yes", "tRUE", "2", " true"})
+    EXPECT_EQ(parse_go_bool(text), std::nullopt) << text;
 }
 
 TEST(ParameterReader, FallsBackWhenAbsent) {

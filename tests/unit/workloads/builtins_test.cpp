@@ -357,10 +357,11 @@ TEST_F(Builtins, VerifyQueryFormSignsTheRawBodyEvenWhenItIsJson) {
   EXPECT_EQ(run_ok(make_call("verify", {{"key", "k"}, {"signature", other_hmac}}, raw))
                 .value("valid", true),
             false);
-  EXPECT_EQ(run_ok(make_call("verify", {},
-                             R"({"payload":"other","key":"k","signature":")" + other_hmac + R"("})"))
-                .value("valid", false),
-            true);
+  EXPECT_EQ(
+      run_ok(make_call("verify", {},
+                       R"({"payload":"other","key":"k","signature":")" + other_hmac + R"("})"))
+          .value("valid", false),
+      true);
 }
 
 TEST_F(Builtins, VerifyJsonForm) {
