@@ -34,8 +34,18 @@ struct http_server::connection {
   bool busy = false;  // between reading a request's header and writing its answer; on the strand
 };
 
-http_server::http_server(asio::io_context& io, const router& routes, server_limits limits)
-    : io_(io), routes_(routes), limits_(limits), acceptor_(asio::make_strand(io)) {}
+http_server::http_server(asio::io_context& io, const router& routes, server_limits limits,
+                         int io_threads)
+    : io_(io),
+      routes_(routes),
+      strands_(io_threads > 1),
+      limits_(limits),
+      acceptor_(asio::make_strand(io)) {}
+
+asio::any_io_executor http_server::connection_executor() {
+  if (strands_) return asio::make_strand(io_);
+  return io_.get_executor();
+}
 
 http_server::~http_server() {
   stop();
@@ -90,8 +100,7 @@ void http_server::stop() {
 
 asio::awaitable<void> http_server::accept_loop() {
   while (!stopped_) {
-    auto [ec, socket] =
-        co_await acceptor_.async_accept(asio::any_io_executor(asio::make_strand(io_)), use_tuple);
+    auto [ec, socket] = co_await acceptor_.async_accept(connection_executor(), use_tuple);
     if (ec) {
       if (ec == asio::error::operation_aborted || stopped_) co_return;
       // Out of file descriptors and the like: back off instead of spinning on the error.

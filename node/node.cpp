@@ -1,6 +1,7 @@
 #include "node/node.hpp"
 
 #include <fmt/format.h>
+#include <pthread.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -172,7 +173,7 @@ node::node(config::config cfg)
   scheduler::register_builtin_policies(policies_);
   executor_ = std::make_unique<workloads::executor>(functions_, executor_limits_of(cfg));
   dispatcher_ = std::make_unique<scheduler::dispatcher>(*executor_);
-  server_ = std::make_unique<net::http_server>(io_, routes_, server_limits_of(cfg));
+  server_ = std::make_unique<net::http_server>(io_, routes_, server_limits_of(cfg), io_threads_);
   if (auto problems = apply(cfg, true); !problems.empty()) {
     throw std::runtime_error(problems.front().to_string());
   }
@@ -202,7 +203,12 @@ asio::ip::tcp::endpoint node::start() {
   server_->start();
   work_.emplace(io_.get_executor());
   const int threads = io_threads_;
-  for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { io_.run(); });
+  for (int i = 0; i < threads; ++i) {
+    threads_.emplace_back([this] {
+      pthread_setname_np(pthread_self(), "p2pfaas-io");
+      io_.run();
+    });
+  }
 
   spdlog::info("node {} listening on {}:{} ({} I/O threads, {} slots, queue {}, scheduler {})", id_,
                bound.address().to_string(), bound.port(), threads, cfg->executor.slots,

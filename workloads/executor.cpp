@@ -1,5 +1,7 @@
 #include "workloads/executor.hpp"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <exception>
 #include <random>
@@ -104,7 +106,10 @@ executor::executor(const function_registry& registry, executor_limits limits)
       limits_(sanitized(std::move(limits))),
       data_dir_(std::make_shared<const std::filesystem::path>(limits_.data_dir)) {
   seed_base_ = limits_.seed != 0 ? limits_.seed : random_seed();
-  timer_thread_ = std::thread([this] { timer_loop(); });
+  timer_thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "p2pfaas-timer");
+    timer_loop();
+  });
 }
 
 executor::~executor() {
@@ -292,7 +297,10 @@ void executor::ensure_workers_locked() {
     const auto seed = splitmix64(seed_base_ + id);
     auto [slot, inserted] = workers_.try_emplace(id);
     try {
-      slot->second = std::thread([this, id, seed] { worker_loop(id, seed); });
+      slot->second = std::thread([this, id, seed] {
+        pthread_setname_np(pthread_self(), "p2pfaas-worker");
+        worker_loop(id, seed);
+      });
     } catch (const std::system_error&) {
       // Out of threads: the ready calls wait for a busy worker instead (a later submit tries
       // again), and the timer still answers them by their deadline. Throwing here would leave

@@ -22,7 +22,8 @@ using testing::raw_exchange;
 
 class HttpServerTest : public ::testing::Test {
  protected:
-  void start(server_limits limits = {}) {
+  // Two threads run the context, so sessions need (and get) their strands.
+  void start(server_limits limits = {}, std::size_t threads = 2) {
     routes_.add({http::verb::get}, "/hello", [](request_context&) -> asio::awaitable<response> {
       co_return json_response(http::status::ok, R"({"hello":"world"})");
     });
@@ -42,10 +43,10 @@ class HttpServerTest : public ::testing::Test {
                   res.body() = "a body a 204 cannot have";
                   co_return res;
                 });
-    server_ = std::make_unique<http_server>(io_, routes_, limits);
+    server_ = std::make_unique<http_server>(io_, routes_, limits, static_cast<int>(threads));
     port_ = server_->listen({asio::ip::make_address("127.0.0.1"), 0}).port();
     server_->start();
-    for (int i = 0; i < 2; ++i) threads_.emplace_back([this] { io_.run(); });
+    for (std::size_t i = 0; i < threads; ++i) threads_.emplace_back([this] { io_.run(); });
   }
   void TearDown() override {
     if (server_) server_->stop();
@@ -71,6 +72,33 @@ int count(const std::string& text, const std::string& needle) {
 
 TEST_F(HttpServerTest, AnswersAndRoutes) {
   start();
+  auto r = http_get(port_, "/hello");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, R"({"hello":"world"})");
+  EXPECT_EQ(http_get(port_, "/missing").status, 404);
+}
+
+TEST_F(HttpServerTest, SingleThreadWithoutStrandsServesPipelinedRequests) {
+  start({}, 1);
+  std::string out = raw_exchange(port_,
+                                 "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n"
+                                 "GET /slow HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_NE(out.find("hello"), std::string::npos) << out;
+  EXPECT_NE(out.find("slow"), std::string::npos) << out;
+}
+
+TEST_F(HttpServerTest, AnswersWhileOthersWait) {
+  start({}, 1);
+  std::promise<testing::reply> slow;
+  std::thread caller([&] { slow.set_value(http_get(port_, "/slow")); });
+  ASSERT_TRUE(testing::eventually([&] { return server_->connections() == 1; }));
+  EXPECT_EQ(http_get(port_, "/hello").status, 200);  // not stuck behind /slow
+  caller.join();
+  EXPECT_EQ(slow.get_future().get().status, 200);
+}
+
+TEST_F(HttpServerTest, AnswersAndRoutesTwoThreads) {
+  start({}, 2);
   auto r = http_get(port_, "/hello");
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.body, R"({"hello":"world"})");
