@@ -7,6 +7,7 @@ packages=(
   build-essential cmake pkg-config git ca-certificates curl
   libboost1.81-dev nlohmann-json3-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
   libcli11-dev libssl-dev libjemalloc-dev libgtest-dev libgmock-dev googletest libbenchmark-dev
+  clang libclang-rt-14-dev
   python3 python3-prometheus-client
   wrk nginx-light procps iproute2
 )

@@ -166,7 +166,9 @@ struct keys_rule {
   bool operator()(const std::map<std::string, V>& values, const std::string& path,
                   problems& out) const {
     bool ok = true;
-    for (const auto& [key, value] : values) {
+    for (const auto& entry : values) {
+      // Not a structured binding: clang 14 (the fuzz build) cannot capture one in a lambda.
+      const std::string& key = entry.first;
       const std::string key_path = join_path(path, key);
       ok =
           std::apply([&](const auto&... r) { return (r(key, key_path, out) && ...); }, rules) && ok;
