@@ -328,6 +328,19 @@ void stamp_chunk(std::vector<unsigned char>& chunk, std::uint64_t index) {
   std::memcpy(chunk.data(), &index, sizeof index);
 }
 
+// Walks `total` bytes in chunks of the pattern's size: stamps the pattern with each chunk's index
+// and hands the chunk's offset and length to `transfer`; stops if the call is stopped.
+template <class Transfer>
+void for_each_chunk(std::uint64_t total, std::vector<unsigned char>& pattern,
+                    const function_context& ctx, clock::time_point start, Transfer transfer) {
+  const std::size_t chunk_size = pattern.size();
+  for (std::uint64_t offset = 0, index = 0; offset < total; offset += chunk_size, ++index) {
+    if (ctx.stop.stop_requested()) cancelled("io", start);
+    stamp_chunk(pattern, index);
+    transfer(offset, static_cast<std::size_t>(std::min<std::uint64_t>(chunk_size, total - offset)));
+  }
+}
+
 function_result io_body(const invocation& call, function_context& ctx) {
   const auto start = clock::now();
   const parameters params(call);
@@ -356,11 +369,7 @@ function_result io_body(const invocation& call, function_context& ctx) {
   }
 
   const auto write_start = clock::now();
-  for (std::uint64_t offset = 0, index = 0; offset < total; offset += chunk_size, ++index) {
-    if (ctx.stop.stop_requested()) cancelled("io", start);
-    stamp_chunk(pattern, index);
-    const auto length =
-        static_cast<std::size_t>(std::min<std::uint64_t>(chunk_size, total - offset));
+  for_each_chunk(total, pattern, ctx, start, [&](std::uint64_t offset, std::size_t length) {
     for (std::size_t done = 0; done < length;) {
       const auto written = ::pwrite(file.fd(), pattern.data() + done, length - done,
                                     static_cast<off_t>(offset + done));
@@ -368,7 +377,7 @@ function_result io_body(const invocation& call, function_context& ctx) {
       if (written <= 0) io_failed("write failed", written < 0 ? errno : EIO);
       done += static_cast<std::size_t>(written);
     }
-  }
+  });
   if (::fsync(file.fd()) != 0) io_failed("fsync failed", errno);
   const double write_ms = ms_since(write_start);
   // Best effort: evicting the cached pages makes the read-back measure storage, not RAM.
@@ -376,11 +385,7 @@ function_result io_body(const invocation& call, function_context& ctx) {
 
   const auto read_start = clock::now();
   std::vector<unsigned char> buffer(chunk_size);
-  for (std::uint64_t offset = 0, index = 0; offset < total; offset += chunk_size, ++index) {
-    if (ctx.stop.stop_requested()) cancelled("io", start);
-    stamp_chunk(pattern, index);
-    const auto length =
-        static_cast<std::size_t>(std::min<std::uint64_t>(chunk_size, total - offset));
+  for_each_chunk(total, pattern, ctx, start, [&](std::uint64_t offset, std::size_t length) {
     for (std::size_t done = 0; done < length;) {
       const auto got = ::pread(file.fd(), buffer.data() + done, length - done,
                                static_cast<off_t>(offset + done));
@@ -395,7 +400,7 @@ function_result io_body(const invocation& call, function_context& ctx) {
       throw request_error(
           500, "io_failed",
           "io: read-back differs from what was written at offset " + std::to_string(offset));
-  }
+  });
   const double read_ms = ms_since(read_start);
   return json_result({{"function", "io"},
                       {"kb", *kb},
