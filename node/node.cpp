@@ -305,8 +305,22 @@ config::problems node::apply(const config::config& next, bool at_start) {
 
 config::problems node::apply_patch(const nlohmann::json& patch) {
   std::lock_guard lock(apply_mutex_);
-  config::loaded patched = config::apply_patch(*config_.get(), patch);
+  const auto current = config_.get();
+  config::loaded patched = config::apply_patch(*current, patch);
   config::problems problems = patched.ok() ? apply(patched.value, false) : patched.errors;
+  if (!patched.ok() && patch.is_object()) {
+    // Field errors elsewhere must not hide the node's own checks: run those on the parts of the
+    // patch they concern, when these parts are valid by themselves, so one answer lists all.
+    nlohmann::json part = nlohmann::json::object();
+    for (const char* section : {"scheduler", "functions"}) {
+      if (patch.contains(section)) part[section] = patch[section];
+    }
+    if (!part.empty()) {
+      if (config::loaded alone = config::apply_patch(*current, part); alone.ok()) {
+        for (auto& problem : check(alone.value)) problems.push_back(std::move(problem));
+      }
+    }
+  }
   config_updates_->add({problems.empty() ? "applied" : "rejected"});
   if (problems.empty()) spdlog::info("configuration updated: {}", patch.dump());
   return problems;

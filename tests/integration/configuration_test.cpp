@@ -39,6 +39,17 @@ TEST(Configuration, InvalidPatchIs400NamingEveryProblemAndChangesNothing) {
   EXPECT_EQ(config_of(node), before);
 }
 
+TEST(Configuration, FieldAndSchedulerProblemsAreReportedTogether) {
+  daemon_process node;
+  auto r = http_request(node.port(), "POST", "/configuration",
+                        R"({"scheduler":{"name":"Bogus"},"executor":{"slots":0}})");
+  ASSERT_EQ(r.status, 400);
+  const json body = json::parse(r.body);
+  std::set<std::string> paths;
+  for (const auto& p : body["problems"]) paths.insert(p["path"]);
+  EXPECT_EQ(paths, (std::set<std::string>{"executor.slots", "scheduler"})) << r.body;
+}
+
 TEST(Configuration, NotJsonIs400) {
   daemon_process node;
   auto r = http_request(node.port(), "POST", "/configuration", "{executor");
