@@ -21,6 +21,9 @@ struct wipe_on_exit {
   Buffer& buffer;
   ~wipe_on_exit() { OPENSSL_cleanse(buffer.data(), buffer.size()); }
 };
+// Spelled out because clang 14 (the fuzz build) does not deduce aggregate templates.
+template <typename Buffer>
+wipe_on_exit(Buffer&) -> wipe_on_exit<Buffer>;
 
 std::string_view trim(std::string_view s) {
   constexpr std::string_view blanks = " \t\r";
