@@ -158,12 +158,7 @@ config::problems node::check(const config::config& cfg) {
 
 node::node(config::config cfg)
     : id_(cfg.node.id), config_(cfg), io_threads_(io_threads_of(cfg)), io_(io_threads_) {
-  std::error_code ec;
-  std::filesystem::create_directories(cfg.node.data_dir, ec);
-  if (ec) {
-    throw std::runtime_error("cannot create node.data_dir " + cfg.node.data_dir + ": " +
-                             ec.message());
-  }
+  // The data dir is created by check(), which apply() below runs; a failure throws from there.
   if (!cfg.admin.token_file.empty()) {
     std::string error;
     admin_token_ = read_secret_file(cfg.admin.token_file, error);
