@@ -438,6 +438,15 @@ problems validate(const config& value) {
   problems out;
   detail::validator root("", out);
   detail::fields(root, value);
+  // Rules between fields, once each field is valid on its own.
+  const auto& c = value.cluster;
+  if (out.empty() && c.probe_timeout_seconds >= c.probe_interval_seconds) {
+    out.push_back({"cluster.probe_timeout_seconds",
+                   "must be < cluster.probe_interval_seconds (" +
+                       detail::show_number(c.probe_interval_seconds) + "), got " +
+                       detail::show_number(c.probe_timeout_seconds) +
+                       ": an indirect probe needs the rest of the period"});
+  }
   return out;
 }
 

@@ -47,9 +47,30 @@ struct executor_section {
   bool operator==(const executor_section&) const = default;
 };
 
+// Gossip membership and peer links. Timings are LAN defaults: a node killed with SIGKILL is
+// declared dead by every survivor in about 1.5 s (3 s median, 5 s worst is the target), and 20%
+// packet loss causes no false death. See discovery/membership_config.hpp for what each one trades.
 struct cluster_section {
   std::vector<std::string> join;
   std::string key_file;
+  double probe_interval_seconds = 0.2;
+  double probe_timeout_seconds = 0.1;
+  int indirect_checks = 3;
+  double suspicion_multiplier = 4;
+  double suspicion_max_multiplier = 4;
+  int retransmit_multiplier = 4;
+  double gossip_interval_seconds = 0.2;
+  int gossip_fanout = 3;
+  double push_pull_interval_seconds = 10;
+  double join_retry_seconds = 1;
+  double reap_after_seconds = 60;
+  double replay_window_seconds = 30;
+  // A node's load record is republished at most this often (and on change only).
+  double load_publish_seconds = 0.05;
+  // Peer links (WebSocket /peer).
+  int link_max_in_flight = 1024;
+  double link_connect_timeout_seconds = 1;
+  double link_ping_interval_seconds = 1;
 
   bool operator==(const cluster_section&) const = default;
 };

@@ -231,6 +231,22 @@ template <class V, view_of<cluster_section> S>
 void fields(V& v, S& s) {
   v("join", s.join, each(host_port(1)));
   v("key_file", s.key_file);
+  v("probe_interval_seconds", s.probe_interval_seconds, above(0.0, 60.0));
+  v("probe_timeout_seconds", s.probe_timeout_seconds, above(0.0, 60.0));
+  v("indirect_checks", s.indirect_checks, in_range(0, 16));
+  v("suspicion_multiplier", s.suspicion_multiplier, above(0.0, 100.0));
+  v("suspicion_max_multiplier", s.suspicion_max_multiplier, in_range(1.0, 100.0));
+  v("retransmit_multiplier", s.retransmit_multiplier, in_range(1, 32));
+  v("gossip_interval_seconds", s.gossip_interval_seconds, above(0.0, 60.0));
+  v("gossip_fanout", s.gossip_fanout, in_range(0, 32));
+  v("push_pull_interval_seconds", s.push_pull_interval_seconds, above(0.0, 3600.0));
+  v("join_retry_seconds", s.join_retry_seconds, above(0.0, 3600.0));
+  v("reap_after_seconds", s.reap_after_seconds, above(0.0, 86400.0));
+  v("replay_window_seconds", s.replay_window_seconds, above(0.0, 86400.0));
+  v("load_publish_seconds", s.load_publish_seconds, in_range(0.0, 60.0));
+  v("link_max_in_flight", s.link_max_in_flight, in_range(1, 1000000));
+  v("link_connect_timeout_seconds", s.link_connect_timeout_seconds, above(0.0, 60.0));
+  v("link_ping_interval_seconds", s.link_ping_interval_seconds, above(0.0, 3600.0));
 }
 
 template <class V, view_of<admin_section> S>

@@ -388,7 +388,8 @@ config every_field_changed() {
   value.node = {"n-1", "127.0.0.1:0", "[::1]:9", "/var/lib/p", "g", 3, 2.5};
   value.http = {1234, 2048, 1.5, 10};
   value.executor = {3, 5, 7.5, 9, 11, 0.5, 0.25, 42};
-  value.cluster = {{"a:1", "b:2"}, "/k"};
+  value.cluster = {{"a:1", "b:2"}, "/k", 0.3, 0.15, 2, 5, 3, 5, 0.25, 4, 20, 2, 30, 10, 0.1,
+                   64, 2, 3};
   value.admin = {"/t"};
   value.scheduler = {"PowerOfNScheduler", {"1", "2", "true", "1"}};
   value.log = {"debug", "json"};
@@ -402,7 +403,7 @@ TEST(ToJson, WritesEveryKey) {
   EXPECT_EQ(doc["node"].size(), 7U);
   EXPECT_EQ(doc["http"].size(), 4U);
   EXPECT_EQ(doc["executor"].size(), 8U);
-  EXPECT_EQ(doc["cluster"].size(), 2U);
+  EXPECT_EQ(doc["cluster"].size(), 18U);
   EXPECT_EQ(doc["admin"].size(), 1U);
   EXPECT_EQ(doc["scheduler"].size(), 2U);
   EXPECT_EQ(doc["log"].size(), 2U);
@@ -411,6 +412,17 @@ TEST(ToJson, WritesEveryKey) {
   EXPECT_EQ(doc["functions"]["sleep"],
             json({{"deadline_seconds", 0.5}, {"timeout_seconds", 2}, {"task_type", 3}}));
   EXPECT_TRUE(to_json(defaults())["functions"].is_object());
+}
+
+TEST(Validate, AProbeTimeoutMustLeaveRoomForTheIndirectProbe) {
+  config value = defaults();
+  value.cluster.probe_interval_seconds = 0.5;
+  value.cluster.probe_timeout_seconds = 0.5;
+  auto found = validate(value);
+  ASSERT_EQ(found.size(), 1U);
+  EXPECT_EQ(found[0].path, "cluster.probe_timeout_seconds");
+  value.cluster.probe_timeout_seconds = 0.2;
+  EXPECT_TRUE(validate(value).empty());
 }
 
 TEST(ToJson, RoundTripsThroughFromJson) {

@@ -1,4 +1,4 @@
-#include "discovery/cluster_key.hpp"
+#include "net/cluster_key.hpp"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -11,7 +11,7 @@
 #include <optional>
 #include <sstream>
 
-namespace p2pfaas::discovery {
+namespace p2pfaas::net {
 namespace {
 
 // Wipes a buffer that held key material when it goes out of scope, so keys linger in freed heap
@@ -119,4 +119,4 @@ std::uint8_t key_hint(std::span<const std::uint8_t> key) {
   return hmac_sha256(key, "p2pfaas key hint v1")[0];
 }
 
-}  // namespace p2pfaas::discovery
+}  // namespace p2pfaas::net

@@ -1,11 +1,11 @@
-#include "discovery/cluster_key.hpp"
+#include "net/cluster_key.hpp"
 
 #include <gtest/gtest.h>
 
 #include <fstream>
 #include <random>
 
-namespace p2pfaas::discovery {
+namespace p2pfaas::net {
 namespace {
 
 // 32 bytes 0x00..0x1f and 16 bytes "0123456789abcdef".
@@ -154,4 +154,4 @@ TEST(ClusterKey, DerivedKeysDependOnKeyAndLabel) {
 }
 
 }  // namespace
-}  // namespace p2pfaas::discovery
+}  // namespace p2pfaas::net

@@ -1,11 +1,11 @@
-#include "discovery/envelope.hpp"
+#include "net/envelope.hpp"
 
 #include <gtest/gtest.h>
 
 #include <memory>
 #include <stdexcept>
 
-namespace p2pfaas::discovery {
+namespace p2pfaas::net {
 namespace {
 
 using namespace std::chrono_literals;
@@ -48,6 +48,16 @@ class Envelope : public ::testing::Test {
  protected:
   random_source random = counter_random();
 };
+
+TEST_F(Envelope, AnEnvelopeMadeForOnePurposeIsRefusedForAnother) {
+  auto ring = ring_of({1});
+  auto for_peer = seal(ring, payload, t0, random, peer_upgrade_label);
+  opener gossip(ring);
+  EXPECT_EQ(gossip.open(for_peer, t0).error, open_error::bad_tag);
+  opener peer(ring, default_replay_window, default_nonce_cache_size, peer_upgrade_label);
+  EXPECT_TRUE(peer.open(for_peer, t0).ok());
+  EXPECT_EQ(peer.open(seal(ring, payload, t0, random), t0).error, open_error::bad_tag);
+}
 
 TEST_F(Envelope, RoundTrips) {
   auto ring = ring_of({1});
@@ -359,4 +369,4 @@ TEST(OpenError, HasNames) {
 }
 
 }  // namespace
-}  // namespace p2pfaas::discovery
+}  // namespace p2pfaas::net

@@ -11,9 +11,9 @@
 #include <string_view>
 #include <vector>
 
-#include "discovery/cluster_key.hpp"
+#include "net/cluster_key.hpp"
 
-namespace p2pfaas::discovery {
+namespace p2pfaas::net {
 
 // Envelope timestamps are compared across nodes, so they come from the wall clock (nodes are
 // expected to run NTP), not from the steady clock the membership state machine uses.
@@ -32,8 +32,7 @@ void system_random(std::span<std::uint8_t> out);
 //   nonce      12  random, makes every datagram unique for the replay cache
 //   key hint    1  key_hint() of the sending cluster key; diagnostics only, receivers try all keys
 //   payload     n
-//   tag        32  HMAC-SHA256 over everything above, keyed with derive_key(key,
-//   envelope_key_label)
+//   tag        32  HMAC-SHA256 over everything above, keyed with derive_key(key, purpose label)
 // The tag is not truncated: 16 more bytes per datagram are cheap next to a UDP payload budget of
 // max_message_bytes, and the full tag leaves nothing to argue about.
 inline constexpr std::uint8_t envelope_version = 1;
@@ -41,7 +40,10 @@ inline constexpr std::size_t envelope_nonce_bytes = 12;
 inline constexpr std::size_t envelope_header_bytes = 1 + 8 + envelope_nonce_bytes + 1;
 inline constexpr std::size_t envelope_tag_bytes = 32;
 inline constexpr std::size_t envelope_overhead = envelope_header_bytes + envelope_tag_bytes;
-inline constexpr std::string_view envelope_key_label = "p2pfaas discovery envelope v1";
+// Each use of an envelope derives its own key from the cluster key, so an envelope made for one
+// purpose (a gossip datagram) can never be accepted as another (a /peer upgrade).
+inline constexpr std::string_view gossip_envelope_label = "p2pfaas discovery envelope v1";
+inline constexpr std::string_view peer_upgrade_label = "p2pfaas peer upgrade v1";
 
 inline constexpr std::chrono::milliseconds default_replay_window = std::chrono::seconds(30);
 inline constexpr std::chrono::milliseconds max_replay_window = std::chrono::hours(24);
@@ -51,7 +53,8 @@ inline constexpr std::size_t default_nonce_cache_size = 16384;
 // Authenticates `payload` with the first key of `ring`. Throws std::invalid_argument if the ring
 // is empty.
 std::vector<std::uint8_t> seal(const key_ring& ring, std::span<const std::uint8_t> payload,
-                               wall_time now, const random_source& random);
+                               wall_time now, const random_source& random,
+                               std::string_view label = gossip_envelope_label);
 
 enum class open_error {
   none,
@@ -101,7 +104,8 @@ class opener {
   // Throws std::invalid_argument for an empty ring, a window outside (0, max_replay_window] or a
   // zero cache size.
   explicit opener(key_ring ring, std::chrono::milliseconds window = default_replay_window,
-                  std::size_t nonce_cache_size = default_nonce_cache_size);
+                  std::size_t nonce_cache_size = default_nonce_cache_size,
+                  std::string_view label = gossip_envelope_label);
 
   // Never reads outside `datagram`.
   open_result open(std::span<const std::uint8_t> datagram, wall_time now);
@@ -129,4 +133,4 @@ class opener {
   opener_stats stats_;
 };
 
-}  // namespace p2pfaas::discovery
+}  // namespace p2pfaas::net

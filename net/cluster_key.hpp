@@ -9,7 +9,7 @@
 #include <variant>
 #include <vector>
 
-namespace p2pfaas::discovery {
+namespace p2pfaas::net {
 
 // Short keys are guessable and HMAC-SHA256 hashes keys longer than its 64-byte block, so longer
 // keys would add nothing but a false sense of strength.
@@ -37,4 +37,4 @@ std::vector<std::uint8_t> derive_key(std::span<const std::uint8_t> key, std::str
 // anything useful about the key itself.
 std::uint8_t key_hint(std::span<const std::uint8_t> key);
 
-}  // namespace p2pfaas::discovery
+}  // namespace p2pfaas::net

@@ -1,4 +1,4 @@
-#include "discovery/envelope.hpp"
+#include "net/envelope.hpp"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -8,7 +8,7 @@
 #include <algorithm>
 #include <stdexcept>
 
-namespace p2pfaas::discovery {
+namespace p2pfaas::net {
 namespace {
 
 constexpr std::size_t timestamp_offset = 1;
@@ -52,7 +52,8 @@ void system_random(std::span<std::uint8_t> out) {
 }
 
 std::vector<std::uint8_t> seal(const key_ring& ring, std::span<const std::uint8_t> payload,
-                               wall_time now, const random_source& random) {
+                               wall_time now, const random_source& random,
+                               std::string_view label) {
   if (ring.keys.empty()) throw std::invalid_argument("seal: the key ring is empty");
   const auto& key = ring.keys.front();
 
@@ -63,7 +64,7 @@ std::vector<std::uint8_t> seal(const key_ring& ring, std::span<const std::uint8_
   out[hint_offset] = key_hint(key);
   std::copy(payload.begin(), payload.end(), out.begin() + envelope_header_bytes);
 
-  auto derived = derive_key(key, envelope_key_label);
+  auto derived = derive_key(key, label);
   auto body = std::span<const std::uint8_t>(out).first(envelope_header_bytes + payload.size());
   tag_of(derived, body, out.data() + body.size());
   OPENSSL_cleanse(derived.data(), derived.size());
@@ -90,7 +91,8 @@ std::string_view to_string(open_error error) {
   return "unknown";
 }
 
-opener::opener(key_ring ring, std::chrono::milliseconds window, std::size_t nonce_cache_size)
+opener::opener(key_ring ring, std::chrono::milliseconds window, std::size_t nonce_cache_size,
+               std::string_view label)
     : window_ms_(window.count()), capacity_(nonce_cache_size) {
   if (ring.keys.empty()) throw std::invalid_argument("opener: the key ring is empty");
   // Bounding the window keeps now ± window far from overflow for any system_clock time.
@@ -99,7 +101,7 @@ opener::opener(key_ring ring, std::chrono::milliseconds window, std::size_t nonc
   }
   if (nonce_cache_size == 0) throw std::invalid_argument("opener: the nonce cache size is 0");
   for (auto& key : ring.keys) {
-    keys_.push_back(derive_key(key, envelope_key_label));
+    keys_.push_back(derive_key(key, label));
     OPENSSL_cleanse(key.data(), key.size());
   }
 }
@@ -188,4 +190,4 @@ open_result opener::open(std::span<const std::uint8_t> datagram, wall_time now) 
   return result;
 }
 
-}  // namespace p2pfaas::discovery
+}  // namespace p2pfaas::net
