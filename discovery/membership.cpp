@@ -108,6 +108,7 @@ void membership::receive(const std::string& from_address, const message& m, time
     if (u.id == self_.id && u.state != member_state::alive) accused = true;
     apply(u, now);
   }
+  if (auto it = members_.find(m.sender_id); it != members_.end()) it->second.info.last_heard = now;
   // Whoever still repeats an accusation gets the refutation straight back: gossip alone can miss
   // an accuser for longer than its suspicion timeout under heavy loss. Pings and push-pulls are
   // answered with our own record anyway.
@@ -277,7 +278,7 @@ void membership::apply(const member_update& u, time_point now) {
     // News of the death of a stranger (or of a member already reaped) is not worth a record.
     if (!is_live(u.state)) return;
     member fresh;
-    fresh.info = {u.id, u.address, member_state::alive, u.incarnation, u.load, now};
+    fresh.info = {u.id, u.address, member_state::alive, u.incarnation, u.load, now, now};
     fresh.load_incarnation = u.incarnation;
     auto& m = members_.emplace(u.id, std::move(fresh)).first->second;
     events_.push_back({event_kind::joined, u.id, u.address, u.incarnation, now});
@@ -338,6 +339,7 @@ void membership::apply(const member_update& u, time_point now) {
                     (u.incarnation > m.load_incarnation ||
                      (u.incarnation == m.load_incarnation && u.load.version > known.version));
   if (newer_load) {
+    if (is_live(m.info.state)) m.info.last_heard = std::max(m.info.last_heard, now);
     m.info.load = u.load;
     m.load_incarnation = u.incarnation;
     changed = true;
@@ -348,8 +350,17 @@ void membership::apply(const member_update& u, time_point now) {
 void membership::apply_about_self(const member_update& u) {
   if (leaving_) return;
   bool accused = u.state != member_state::alive;
+  // A load record of ours at our incarnation that we never published (a higher version, or the
+  // same version with other values) also comes from a previous life, one restarted before anyone
+  // noticed: peers would keep that life's load, ordered above ours, until our version counter
+  // caught up. Only once we have published: a new incarnation with version 0 would not replace
+  // their record either, and the refutations would never end.
+  bool previous_life = u.incarnation == self_.incarnation && self_.load.version != 0 &&
+                       (u.load.version > self_.load.version ||
+                        (u.load.version == self_.load.version && u.load != self_.load));
   // A higher incarnation about us comes from our previous life (a restart): rejoin above it.
-  if (u.incarnation > self_.incarnation || (u.incarnation == self_.incarnation && accused)) {
+  if (u.incarnation > self_.incarnation ||
+      (u.incarnation == self_.incarnation && (accused || previous_life))) {
     // Having to defend ourselves hints that we are the slow one (Lifeguard).
     if (accused) add_awareness(1);
     ++stats_.refutations;

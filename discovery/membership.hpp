@@ -31,6 +31,7 @@ struct member_info {
   std::uint64_t incarnation = 0;
   load_record load;
   time_point state_since;  // when this node last saw the state change
+  time_point last_heard;   // last datagram from it, or news of it if none came directly
 };
 
 enum class event_kind { joined, alive, suspect, dead, left, reaped };

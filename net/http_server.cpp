@@ -12,6 +12,7 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
 
 namespace p2pfaas::net {
 
@@ -65,6 +66,11 @@ tcp::endpoint http_server::listen(const tcp::endpoint& endpoint) {
 
 void http_server::start() {
   asio::co_spawn(acceptor_.get_executor(), accept_loop(), asio::detached);
+}
+
+void http_server::set_upgrade_handler(std::string path, upgrade_handler handler) {
+  upgrade_path_ = std::move(path);
+  upgrade_handler_ = std::move(handler);
 }
 
 void http_server::set_limits(const server_limits& limits) {
@@ -267,6 +273,14 @@ asio::awaitable<void> http_server::serve(std::shared_ptr<connection> conn) {
     // idle or slow clients, not for our own work.
     stream.expires_never();
     auto [path, query] = split_target(req.target());
+    if (!upgrade_path_.empty() && path == upgrade_path_ &&
+        boost::beast::websocket::is_upgrade(req)) {
+      // busy stays set, so a stop() racing with the hand-over leaves the moved-from stream
+      // alone. A client sends nothing after an upgrade request until it has the 101, so the
+      // read buffer holds nothing that belongs to the new owner.
+      upgrade_handler_(std::move(stream), std::move(req));
+      co_return;
+    }
     request_context ctx{req, path, query, conn->remote, {}};
     response res = co_await routes_.handle(ctx);
 

@@ -3,10 +3,13 @@
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <unordered_map>
 
 #include "net/router.hpp"
@@ -37,6 +40,12 @@ class http_server {
   boost::asio::ip::tcp::endpoint listen(const boost::asio::ip::tcp::endpoint& endpoint);
   void start();
 
+  // A WebSocket upgrade request for exactly `path` is not routed: its connection and request are
+  // handed to `handler` (on the connection's executor), and the connection leaves this server,
+  // its count and stop() included. Call before start().
+  using upgrade_handler = std::function<void(boost::beast::tcp_stream, request)>;
+  void set_upgrade_handler(std::string path, upgrade_handler handler);
+
   // Limits apply to requests read from now on.
   void set_limits(const server_limits& limits);
   server_limits limits() const;
@@ -62,6 +71,8 @@ class http_server {
   boost::asio::io_context& io_;
   const router& routes_;
   const bool strands_;
+  std::string upgrade_path_;  // set before start(), read-only after: no lock per request
+  upgrade_handler upgrade_handler_;
   mutable std::mutex mutex_;  // guards limits_ and live_
   server_limits limits_;
   std::unordered_map<connection*, std::weak_ptr<connection>> live_;

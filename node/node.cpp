@@ -11,8 +11,11 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <sys/stat.h>
 
 #include "config/host_port.hpp"
+#include "net/cluster_key.hpp"
+#include "node/cluster.hpp"
 #include "node/logging.hpp"
 #include "node/process_stats.hpp"
 #include "workloads/builtins.hpp"
@@ -118,6 +121,41 @@ bool has_header(const net::request& req, std::string_view name) {
   return req.find(name) != req.end();
 }
 
+// Like ssh with a private key: a cluster key others can read lets them join the cluster.
+void warn_if_readable_by_others(const std::string& path) {
+  struct stat st {};
+  if (stat(path.c_str(), &st) == 0 && (st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+    spdlog::warn("cluster.key_file {} is accessible by group or others (mode {:o}): chmod 600 it",
+                 path, st.st_mode & 0777);
+  }
+}
+
+// The list headers: one entry per node that handled the call, origin first.
+template <class Field>
+std::string json_list(const std::vector<scheduler::node_timing>& route, Field field) {
+  std::string out = "[";
+  for (const auto& t : route) {
+    if (out.size() > 1) out += ',';
+    if constexpr (std::is_same_v<decltype(field(t)), const std::string&>) {
+      out += nlohmann::json(field(t)).dump();
+    } else {
+      out += seconds_text(field(t)).view();
+    }
+  }
+  out += ']';
+  return out;
+}
+
+// Counts a handler as busy for as long as it lives: drain waits for these to finish, forwarded
+// calls included (the executor alone does not see calls running on peers).
+struct busy_guard {
+  explicit busy_guard(std::atomic<int>& n) : count(n) { ++count; }
+  ~busy_guard() { --count; }
+  busy_guard(const busy_guard&) = delete;
+  busy_guard& operator=(const busy_guard&) = delete;
+  std::atomic<int>& count;
+};
+
 }  // namespace
 
 config::problems node::check(const config::config& cfg) {
@@ -150,8 +188,11 @@ config::problems node::check(const config::config& cfg) {
   if (!cfg.admin.token_file.empty() && !read_secret_file(cfg.admin.token_file, error)) {
     problems.push_back({"admin.token_file", error});
   }
-  if (!cfg.cluster.key_file.empty() && !read_secret_file(cfg.cluster.key_file, error)) {
-    problems.push_back({"cluster.key_file", error});
+  if (!cfg.cluster.key_file.empty()) {
+    auto keys = net::load_key_ring(cfg.cluster.key_file);
+    if (auto* why = std::get_if<std::string>(&keys)) {
+      problems.push_back({"cluster.key_file", *why});
+    }
   }
   return problems;
 }
@@ -167,7 +208,19 @@ node::node(config::config cfg)
   workloads::register_builtin_functions(functions_);
   scheduler::register_builtin_policies(policies_);
   executor_ = std::make_unique<workloads::executor>(functions_, executor_limits_of(cfg));
-  dispatcher_ = std::make_unique<scheduler::dispatcher>(*executor_);
+  if (!cfg.cluster.key_file.empty()) {
+    auto keys = net::load_key_ring(cfg.cluster.key_file);
+    if (auto* why = std::get_if<std::string>(&keys)) {
+      throw std::runtime_error("cluster.key_file: " + *why);
+    }
+    warn_if_readable_by_others(cfg.cluster.key_file);
+    cluster_ = std::make_unique<cluster>(
+        io_, cfg, std::get<net::key_ring>(std::move(keys)), *executor_,
+        [this](net::peer_call call, const std::string& peer) {
+          return handle_peer_call(std::move(call), peer);
+        });
+  }
+  dispatcher_ = std::make_unique<scheduler::dispatcher>(*executor_, id_, cluster_.get());
   server_ = std::make_unique<net::http_server>(io_, routes_, server_limits_of(cfg), io_threads_);
   if (auto problems = apply(cfg, true); !problems.empty()) {
     throw std::runtime_error(problems.front().to_string());
@@ -195,6 +248,12 @@ asio::ip::tcp::endpoint node::start() {
     address = results.begin()->endpoint().address();
   }
   auto bound = server_->listen({address, port});
+  if (cluster_) {
+    server_->set_upgrade_handler("/peer", [this](boost::beast::tcp_stream stream, net::request req) {
+      cluster_->accept_peer(std::move(stream), std::move(req));
+    });
+    cluster_->start(bound);
+  }
   server_->start();
   work_.emplace(io_.get_executor());
   const int threads = io_threads_;
@@ -208,12 +267,13 @@ asio::ip::tcp::endpoint node::start() {
   spdlog::info("node {} listening on {}:{} ({} I/O threads, {} slots, queue {}, scheduler {})", id_,
                bound.address().to_string(), bound.port(), threads, cfg->executor.slots,
                cfg->executor.queue, cfg->scheduler.name);
-  if (!cfg->cluster.join.empty() || !cfg->cluster.key_file.empty()) {
-    spdlog::warn(
-        "cluster.join/cluster.key_file are set, but this build has no cluster membership "
-        "yet: the node runs alone");
-  } else {
-    spdlog::info("no cluster key: the node runs alone");
+  if (!cluster_) {
+    if (!cfg->cluster.join.empty()) {
+      spdlog::warn("cluster.join is set but there is no cluster key (--cluster-key-file): the node "
+                   "refuses peers and runs alone");
+    } else {
+      spdlog::info("no cluster key: the node refuses peers and runs alone");
+    }
   }
   return bound;
 }
@@ -221,22 +281,27 @@ asio::ip::tcp::endpoint node::start() {
 void node::shutdown() {
   std::call_once(shutdown_once_, [this] {
     if (threads_.empty()) {
+      if (cluster_) cluster_->stop();
       executor_->shutdown();
       return;
     }
     const auto cfg = config_.get();
     draining_ = true;
     server_->set_draining(true);
+    // Peers learn at once that calls should not come here any more.
+    if (cluster_) cluster_->leave();
     const auto drain_deadline = clock::now() + std::chrono::milliseconds(static_cast<std::int64_t>(
                                                    cfg->node.drain_timeout_seconds * 1000));
-    spdlog::info("draining: {} calls in flight, waiting up to {}s", executor_->pending(),
+    spdlog::info("draining: {} calls in flight, waiting up to {}s", busy_calls_.load(),
                  cfg->node.drain_timeout_seconds);
-    while (executor_->pending() > 0 && clock::now() < drain_deadline) {
+    while ((busy_calls_ > 0 || executor_->pending() > 0) && clock::now() < drain_deadline) {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
-    if (auto left = executor_->pending(); left > 0) {
+    if (auto left = busy_calls_.load(); left > 0) {
       spdlog::warn("drain timeout: {} calls cut short", left);
     }
+    // Links close before the server so that calls still waiting on a peer fail now.
+    if (cluster_) cluster_->stop();
     server_->stop();
     executor_->shutdown();
     work_.reset();
@@ -334,6 +399,10 @@ void node::add_metrics() {
                         "Calls that had a deadline, by whether it was met.", {"function", "met"});
   config_updates_ = &metrics_.counter("p2pfaas_config_updates_total",
                                       "Runtime configuration updates, by result.", {"result"});
+  peers_calls_received_ =
+      &metrics_.counter("p2pfaas_peer_calls_received_total",
+                        "Calls forwarded here by peers, by outcome.", {"outcome"});
+  if (cluster_) add_cluster_metrics();
 
   auto load_gauge = [this](std::string name, std::string help, auto field) {
     metrics_.computed(std::move(name), "gauge", std::move(help), [this, field] {
@@ -414,6 +483,101 @@ void node::add_metrics() {
                     });
 }
 
+void node::add_cluster_metrics() {
+  auto* events = &metrics_.counter("p2pfaas_cluster_member_events_total",
+                                   "Membership changes this node saw, by kind.", {"kind"});
+  cluster_->on_member_event([events](const discovery::member_event& e) {
+    events->add({discovery::to_string(e.kind)});
+  });
+  metrics_.computed("p2pfaas_cluster_members", "gauge",
+                    "Known nodes by state, this one included.", [this] {
+                      std::map<std::string, double> by_state{
+                          {"alive", 0}, {"suspect", 0}, {"dead", 0}, {"left", 0}};
+                      for (const auto& m : cluster_->gossip().snapshot()->members) {
+                        by_state[std::string(discovery::to_string(m.state))] += 1;
+                      }
+                      std::vector<sample> out;
+                      for (const auto& [state, n] : by_state) out.push_back({{{"state", state}}, n});
+                      return out;
+                    });
+  auto gossip_counter = [this](std::string name, std::string help, auto field) {
+    metrics_.computed(std::move(name), "counter", std::move(help), [this, field] {
+      return std::vector<sample>{{{}, static_cast<double>(field(cluster_->gossip().stats()))}};
+    });
+  };
+  metrics_.computed("p2pfaas_gossip_messages_total", "counter",
+                    "Gossip datagrams sent, and received authenticated and well-formed.", [this] {
+                      auto st = cluster_->gossip().stats();
+                      return std::vector<sample>{
+                          {{{"direction", "in"}}, static_cast<double>(st.messages_received)},
+                          {{{"direction", "out"}}, static_cast<double>(st.messages_sent)}};
+                    });
+  metrics_.computed("p2pfaas_gossip_bytes_total", "counter",
+                    "Gossip bytes on the wire (envelope included; rejected datagrams too).", [this] {
+                      auto st = cluster_->gossip().stats();
+                      return std::vector<sample>{
+                          {{{"direction", "in"}}, static_cast<double>(st.bytes_received)},
+                          {{{"direction", "out"}}, static_cast<double>(st.bytes_sent)}};
+                    });
+  metrics_.computed(
+      "p2pfaas_gossip_datagrams_rejected_total", "counter",
+      "Datagrams dropped: forged or foreign key (bad_tag), replayed, stale, malformed.", [this] {
+        auto r = cluster_->gossip().stats().rejected;
+        std::vector<sample> out;
+        for (const auto& [reason, n] :
+             std::initializer_list<std::pair<const char*, std::uint64_t>>{
+                 {"too_short", r.too_short}, {"bad_version", r.bad_version}, {"bad_tag", r.bad_tag},
+                 {"stale", r.stale}, {"replayed", r.replayed}, {"cache_overflow", r.cache_overflow},
+                 {"decode", r.decode}}) {
+          out.push_back({{{"reason", reason}}, static_cast<double>(n)});
+        }
+        return out;
+      });
+  gossip_counter("p2pfaas_gossip_probes_total", "SWIM pings sent, direct and for others.",
+                 [](const discovery::gossip_stats& s) { return s.probes_sent; });
+  gossip_counter("p2pfaas_gossip_probes_failed_total",
+                 "Probes that got no ack, directly or indirectly.",
+                 [](const discovery::gossip_stats& s) { return s.probes_failed; });
+  gossip_counter("p2pfaas_gossip_suspicions_total", "Suspicions this node raised.",
+                 [](const discovery::gossip_stats& s) { return s.suspicions_raised; });
+  gossip_counter("p2pfaas_gossip_refutations_total", "Suspicions of this node it refuted.",
+                 [](const discovery::gossip_stats& s) { return s.refutations; });
+  gossip_counter("p2pfaas_gossip_push_pulls_total", "Full-state exchanges this node started.",
+                 [](const discovery::gossip_stats& s) { return s.push_pulls_sent; });
+  metrics_.computed("p2pfaas_gossip_awareness", "gauge",
+                    "Lifeguard local health score: 0 healthy, higher probes more slowly.", [this] {
+                      return std::vector<sample>{
+                          {{}, static_cast<double>(cluster_->gossip().stats().awareness)}};
+                    });
+  metrics_.computed("p2pfaas_peer_links", "gauge", "Open WebSocket links, by who opened them.",
+                    [this] {
+                      return std::vector<sample>{
+                          {{{"side", "client"}}, static_cast<double>(cluster_->links().link_count())},
+                          {{{"side", "server"}},
+                           static_cast<double>(cluster_->peer_endpoint().sessions())}};
+                    });
+  metrics_.computed("p2pfaas_peer_upgrades_total", "counter",
+                    "/peer upgrade requests, by result (refused: bad or no credentials).", [this] {
+                      auto st = cluster_->peer_endpoint().stats();
+                      return std::vector<sample>{
+                          {{{"result", "accepted"}}, static_cast<double>(st.upgrades_accepted)},
+                          {{{"result", "refused"}}, static_cast<double>(st.upgrades_refused)}};
+                    });
+  metrics_.computed(
+      "p2pfaas_forwarded_calls_total", "counter",
+      "Calls this node sent to peers, by result (answered, or why not).", [this] {
+        auto st = cluster_->links().stats();
+        std::vector<sample> out{{{{"result", "answered"}}, static_cast<double>(st.replies)}};
+        for (auto e : {net::peer_error::connect_failed, net::peer_error::unauthorized,
+                       net::peer_error::link_lost, net::peer_error::timed_out,
+                       net::peer_error::shut_down, net::peer_error::protocol}) {
+          out.push_back({{{"result", std::string(net::to_string(e))}},
+                         static_cast<double>(st.failed_with(e))});
+        }
+        return out;
+      });
+}
+
 void node::add_routes() {
   using verb = http::verb;
   routes_.add({}, "/function/{fn}/{rest...}",
@@ -435,6 +599,27 @@ void node::add_routes() {
       [this](net::request_context&) -> asio::awaitable<net::response> { co_return handle_load(); });
   routes_.add({verb::get, verb::post}, "/configuration",
               [this](net::request_context& ctx) { return handle_configuration(ctx); });
+  routes_.add({verb::get}, "/nodes", [this](net::request_context&) -> asio::awaitable<net::response> {
+    nlohmann::json body = cluster_ ? cluster_->nodes_json()
+                                   : nlohmann::json{{"self", id_}, {"nodes", nlohmann::json::array()}};
+    co_return net::json_response(http::status::ok, body.dump());
+  });
+  routes_.add({verb::get}, "/list", [this](net::request_context&) -> asio::awaitable<net::response> {
+    co_return net::json_response(http::status::ok,
+                                 (cluster_ ? cluster_->list_json() : nlohmann::json::array()).dump());
+  });
+  // A WebSocket upgrade to /peer is taken over by the cluster before routing; what gets here is
+  // a plain request, or any request when this node has no key.
+  routes_.add({}, "/peer", [this](net::request_context&) -> asio::awaitable<net::response> {
+    if (!cluster_) {
+      co_return json_error(http::status::unauthorized, "unauthorized",
+                           "this node has no cluster key: it accepts no peers");
+    }
+    net::response res = json_error(http::status::upgrade_required, "upgrade_required",
+                                   "/peer is a WebSocket endpoint for authenticated peers");
+    res.set(http::field::upgrade, "websocket");
+    co_return res;
+  });
 }
 
 std::optional<net::response> node::refuse_admin(const net::request_context& ctx) const {
@@ -515,6 +700,7 @@ net::response node::handle_load() const {
 }
 
 asio::awaitable<net::response> node::handle_function(net::request_context& ctx) {
+  busy_guard busy(busy_calls_);
   const clock::time_point received = clock::now();
   const net::request& req = ctx.req;
   const std::string function(ctx.param("fn"));
@@ -530,12 +716,32 @@ asio::awaitable<net::response> node::handle_function(net::request_context& ctx) 
     res.set("X-P2pfaas-Version", version);
     res.set("X-P2pfaas-Scheduler",
             result ? result->policy_name : std::string(dispatcher_->current_policy()->name()));
-    res.set("X-P2pfaas-Executed-On", id_);
-    res.set("X-P2pfaas-Timing-Total-Seconds-List", seconds_text(total, true).view());
-    res.set("X-P2pfaas-Timing-Scheduling-Seconds-List",
-            seconds_text(result ? result->scheduling_seconds : 0, true).view());
-    res.set("X-P2pfaas-Timing-Probing-Seconds-List",
-            seconds_text(result ? result->probing_seconds : 0, true).view());
+    const bool elsewhere = result && result->route.size() > 1;
+    res.set("X-P2pfaas-Executed-On",
+            result && !result->executed_on.empty() ? result->executed_on : id_);
+    if (elsewhere) {
+      // This node's entry says what the client saw: the whole time, the answer's write aside.
+      std::vector<scheduler::node_timing> route = result->route;
+      route.front().total_seconds = total;
+      res.set("X-P2pfaas-Timing-Total-Seconds-List",
+              json_list(route, [](const scheduler::node_timing& t) { return t.total_seconds; }));
+      res.set("X-P2pfaas-Timing-Scheduling-Seconds-List",
+              json_list(route,
+                        [](const scheduler::node_timing& t) { return t.scheduling_seconds; }));
+      res.set("X-P2pfaas-Timing-Probing-Seconds-List",
+              json_list(route, [](const scheduler::node_timing& t) { return t.probing_seconds; }));
+      res.set("X-P2pfaas-Externally-Executed", "True");
+      res.set("X-P2pfaas-Hops", std::to_string(route.size() - 1));
+      res.set("X-P2pfaas-Peers-List-Id",
+              json_list(route,
+                        [](const scheduler::node_timing& t) -> const std::string& { return t.node; }));
+    } else {
+      res.set("X-P2pfaas-Timing-Total-Seconds-List", seconds_text(total, true).view());
+      res.set("X-P2pfaas-Timing-Scheduling-Seconds-List",
+              seconds_text(result ? result->scheduling_seconds : 0, true).view());
+      res.set("X-P2pfaas-Timing-Probing-Seconds-List",
+              seconds_text(result ? result->probing_seconds : 0, true).view());
+    }
     res.set("X-P2pfaas-Timing-Execution-Time-Seconds",
             seconds_text(result ? result->execution_seconds : 0).view());
     return res;
@@ -561,6 +767,7 @@ asio::awaitable<net::response> node::handle_function(net::request_context& ctx) 
                                 "the query string has a malformed percent escape"),
                      nullptr);
   }
+  call.raw_query = std::string(ctx.query);
   call.invocation.content_type = std::string(req[http::field::content_type]);
   call.invocation.payload = std::move(ctx.req.body());
   for (const auto& field : req) {
@@ -569,14 +776,11 @@ asio::awaitable<net::response> node::handle_function(net::request_context& ctx) 
       call.invocation.headers.emplace_back(std::string(name), std::string(field.value()));
     }
   }
+  call.call_id = call_id;
+  call.traceparent = std::string(req["traceparent"]);
 
   const auto fn_config = cfg->functions.find(function);
-  const double timeout_seconds =
-      fn_config != cfg->functions.end() && fn_config->second.timeout_seconds > 0
-          ? fn_config->second.timeout_seconds
-          : cfg->executor.timeout_seconds;
-  call.timeout =
-      std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(timeout_seconds));
+  call.timeout = function_timeout(*cfg, function);
 
   if (auto it = req.find("X-P2pfaas-Deadline-Seconds"); it != req.end()) {
     std::string text(it->value());
@@ -603,12 +807,7 @@ asio::awaitable<net::response> node::handle_function(net::request_context& ctx) 
   }
 
   scheduler::call_result result = co_await dispatcher_->dispatch(std::move(call));
-
-  const std::string_view outcome = scheduler::to_string(result.outcome);
-  calls_->add(
-      {function, outcome, result.outcome == scheduler::call_outcome::rejected ? "none" : "local"});
-  call_seconds_->observe({function}, result.total_seconds);
-  if (result.deadline_met) deadline_->add({function, *result.deadline_met ? "true" : "false"});
+  count_call(function, result);
 
   net::response res{static_cast<http::status>(result.status), 11};
   res.set(http::field::content_type, result.content_type);
@@ -618,6 +817,91 @@ asio::awaitable<net::response> node::handle_function(net::request_context& ctx) 
   }
   if (result.cold_start) res.set("X-P2pfaas-Cold-Start", "true");
   co_return finish(std::move(res), &result);
+}
+
+void node::count_call(const std::string& function, const scheduler::call_result& result) {
+  const std::string_view outcome = scheduler::to_string(result.outcome);
+  calls_->add({function, outcome, scheduler::to_string(result.place)});
+  call_seconds_->observe({function}, result.total_seconds);
+  if (result.deadline_met) deadline_->add({function, *result.deadline_met ? "true" : "false"});
+}
+
+std::chrono::steady_clock::duration node::function_timeout(const config::config& cfg,
+                                                          const std::string& function) {
+  const auto fn_config = cfg.functions.find(function);
+  const double seconds = fn_config != cfg.functions.end() && fn_config->second.timeout_seconds > 0
+                             ? fn_config->second.timeout_seconds
+                             : cfg.executor.timeout_seconds;
+  return std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(seconds));
+}
+
+// A call a peer forwarded here: it runs under this node's own admission rules and policy (which
+// may forward it further, never back along its path), and the answer carries this node's timings
+// first, then those of any node it went on to.
+asio::awaitable<net::peer_reply> node::handle_peer_call(net::peer_call in, const std::string& peer) {
+  busy_guard busy(busy_calls_);
+  net::peer_reply reply;
+  reply.executed_on = id_;
+  reply.path = {id_};
+  auto refuse = [&](int status, std::string_view outcome, std::string_view code,
+                    std::string_view message) {
+    reply.status = status;
+    reply.outcome = std::string(outcome);
+    reply.content_type = "application/json";
+    reply.body = nlohmann::json{{"code", code}, {"message", message}}.dump();
+    reply.total_seconds = {0};
+    reply.scheduling_seconds = {0};
+    reply.probing_seconds = {0};
+    return reply;
+  };
+  if (draining_) co_return refuse(503, "shut_down", "draining", "the node is shutting down");
+  if (!functions_.find(in.function)) {
+    co_return refuse(404, "not_found", "unknown_function",
+                     "no function named \"" + in.function + "\" on " + id_);
+  }
+  scheduler::call_request call;
+  call.invocation.function = std::move(in.function);
+  call.invocation.path_rest = std::move(in.path_rest);
+  if (!net::parse_query(in.query, call.invocation.query)) {
+    co_return refuse(400, "client_error", "bad_query",
+                     "the query string has a malformed percent escape");
+  }
+  call.raw_query = std::move(in.query);
+  call.invocation.content_type = std::move(in.content_type);
+  call.invocation.payload = std::move(in.payload);
+  call.invocation.headers = std::move(in.headers);
+  call.call_id = std::move(in.call_id);
+  call.traceparent = std::move(in.traceparent);
+  call.path = std::move(in.path);
+  if (call.path.empty() || call.path.back() != peer) call.path.push_back(peer);
+  const auto cfg = config_.get();
+  // The origin's timeout, as much as is left of it, unless this node allows less.
+  call.timeout = std::min<clock::duration>(function_timeout(*cfg, call.invocation.function),
+                                           std::chrono::milliseconds(in.timeout_ms));
+  if (in.deadline_seconds > 0) call.deadline = std::chrono::duration<double>(in.deadline_seconds);
+
+  const std::string function = call.invocation.function;
+  scheduler::call_result result = co_await dispatcher_->dispatch(std::move(call));
+  count_call(function, result);
+  peers_calls_received_->add({scheduler::to_string(result.outcome)});
+
+  reply.status = result.status;
+  reply.content_type = std::move(result.content_type);
+  reply.body = std::move(result.body);
+  reply.outcome = std::string(scheduler::to_string(result.outcome));
+  reply.executed_on = result.executed_on.empty() ? id_ : result.executed_on;
+  reply.executed = result.executed;
+  reply.cold_start = result.cold_start;
+  reply.execution_seconds = result.execution_seconds;
+  reply.retry_after_seconds = result.retry_after_seconds.value_or(0);
+  reply.path.clear();
+  for (const auto& t : result.route) {
+    reply.path.push_back(t.node);
+    reply.total_seconds.push_back(t.total_seconds);
+    reply.scheduling_seconds.push_back(t.scheduling_seconds);
+    reply.probing_seconds.push_back(t.probing_seconds);
+  }
+  co_return reply;
 }
 
 }  // namespace p2pfaas::node

@@ -15,6 +15,7 @@
 
 #include "config/config.hpp"
 #include "net/http_server.hpp"
+#include "net/peer_protocol.hpp"
 #include "net/router.hpp"
 #include "node/metrics.hpp"
 #include "scheduler/dispatcher.hpp"
@@ -22,6 +23,8 @@
 #include "workloads/executor.hpp"
 
 namespace p2pfaas::node {
+
+class cluster;
 
 // The composition root: builds one node from its config and wires every module together.
 class node {
@@ -60,6 +63,12 @@ class node {
   config::problems apply(const config::config& next, bool at_start);
 
   boost::asio::awaitable<net::response> handle_function(net::request_context& ctx);
+  boost::asio::awaitable<net::peer_reply> handle_peer_call(net::peer_call call,
+                                                           const std::string& peer);
+  void count_call(const std::string& function, const scheduler::call_result& result);
+  static std::chrono::steady_clock::duration function_timeout(const config::config& cfg,
+                                                              const std::string& function);
+  void add_cluster_metrics();
   net::response handle_health() const;
   net::response handle_load() const;
   boost::asio::awaitable<net::response> handle_configuration(net::request_context& ctx);
@@ -81,16 +90,20 @@ class node {
   histogram_family* call_seconds_ = nullptr;
   counter_family* deadline_ = nullptr;
   counter_family* config_updates_ = nullptr;
+  counter_family* peers_calls_received_ = nullptr;
 
   const int io_threads_;
   // The hint is the number of threads that run it: with one, Asio keeps handlers posted from that
   // thread in a private queue without taking the scheduler's lock.
   boost::asio::io_context io_;
+  // After io_: its timers and sockets must go before the context does. Null without a key.
+  std::unique_ptr<cluster> cluster_;
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
   net::router routes_;
   std::unique_ptr<net::http_server> server_;
   std::vector<std::thread> threads_;
   std::atomic<bool> draining_{false};
+  std::atomic<int> busy_calls_{0};  // /function and peer calls being handled
   std::once_flag shutdown_once_;
 };
 

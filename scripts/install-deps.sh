@@ -9,7 +9,7 @@ packages=(
   libcli11-dev libssl-dev libjemalloc-dev libgtest-dev libgmock-dev googletest libbenchmark-dev
   clang libclang-rt-14-dev
   python3 python3-prometheus-client
-  wrk nginx-light procps iproute2
+  wrk nginx-light procps iproute2 stress-ng util-linux
 )
 
 missing=()

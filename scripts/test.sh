@@ -23,8 +23,9 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
 echo "== fuzz the network-facing decoders (clang, libFuzzer) for ${FUZZ_SECONDS:-30}s each"
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DP2PFAAS_FUZZ=ON \
   -DP2PFAAS_BUILD_TESTS=OFF >/dev/null
-cmake --build build-fuzz -j"$jobs" --target fuzz_request_target fuzz_config_patch fuzz_discovery_message
-for target in request_target config_patch discovery_message; do
+cmake --build build-fuzz -j"$jobs" --target fuzz_request_target fuzz_config_patch fuzz_discovery_message \
+  fuzz_peer_frame
+for target in request_target config_patch discovery_message peer_frame; do
   corpus=$(mktemp -d)
   # New inputs go to a scratch corpus; the seeds in tests/fuzz/corpus stay as committed.
   status=0

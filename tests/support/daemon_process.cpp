@@ -95,17 +95,27 @@ run_result run_command(const std::vector<std::string>& argv, std::chrono::millis
   return result;
 }
 
-daemon_process::daemon_process(std::vector<std::string> extra_args, std::string node_id)
+daemon_process::daemon_process(std::vector<std::string> extra_args, std::string node_id,
+                               std::vector<std::string> command_prefix)
     : data_dir_(dir_ / "data"), log_path_(dir_ / "p2pfaasd.log") {
   std::vector<std::string> argv{binary_path("p2pfaasd").string(), "--node-id", node_id,
                                 "--data-dir", data_dir_.string()};
   bool has_listen = false;
-  for (const auto& a : extra_args) has_listen = has_listen || a == "--listen";
+  for (std::size_t i = 0; i < extra_args.size(); ++i) {
+    if (extra_args[i] != "--listen") continue;
+    has_listen = true;
+    // A specific address (one in a test namespace) is where the daemon is reached from here.
+    if (i + 1 < extra_args.size()) {
+      std::string host = extra_args[i + 1].substr(0, extra_args[i + 1].rfind(':'));
+      if (host != "0.0.0.0" && host != "[::]" && !host.empty()) host_ = host;
+    }
+  }
   if (!has_listen) {
     argv.push_back("--listen");
     argv.push_back("127.0.0.1:0");
   }
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+  argv.insert(argv.begin(), command_prefix.begin(), command_prefix.end());
 
   const auto started = clock::now();
   pid_ = spawn(argv, log_path_);
@@ -122,7 +132,8 @@ daemon_process::daemon_process(std::vector<std::string> extra_args, std::string 
   if (!ready || exited_ || port_ == 0) {
     throw std::runtime_error("p2pfaasd did not start; log:\n" + read_file(log_path_));
   }
-  if (!eventually([&] { return http_get(port_, "/health").status == 200; })) {
+  if (!eventually(
+          [&] { return http_request_to(host_, port_, "GET", "/health").status == 200; })) {
     throw std::runtime_error("p2pfaasd never answered /health; log:\n" + read_file(log_path_));
   }
   ready_after_ = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - started);

@@ -31,12 +31,17 @@ run_result run_command(const std::vector<std::string>& argv,
 // goes to a file; the port is read back from the "listening on" line.
 class daemon_process {
  public:
-  explicit daemon_process(std::vector<std::string> extra_args = {}, std::string node_id = "a");
+  // `command_prefix` runs the daemon through another command, e.g. {"/usr/sbin/ip", "netns",
+  // "exec", "ns1"} (which execs it, so pid() is still the daemon's).
+  explicit daemon_process(std::vector<std::string> extra_args = {}, std::string node_id = "a",
+                          std::vector<std::string> command_prefix = {});
   ~daemon_process();  // SIGKILL if still running
   daemon_process(const daemon_process&) = delete;
   daemon_process& operator=(const daemon_process&) = delete;
 
   std::uint16_t port() const { return port_; }
+  // Where to reach it: the address it listens on, or 127.0.0.1 for a wildcard.
+  const std::string& host() const { return host_; }
   pid_t pid() const { return pid_; }
   const std::filesystem::path& data_dir() const { return data_dir_; }
   std::chrono::milliseconds ready_after() const { return ready_after_; }
@@ -53,6 +58,7 @@ class daemon_process {
   pid_t pid_ = -1;
   bool exited_ = false;
   std::uint16_t port_ = 0;
+  std::string host_ = "127.0.0.1";
   std::chrono::milliseconds ready_after_{0};
 };
 

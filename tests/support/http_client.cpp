@@ -36,6 +36,12 @@ bool reply::has_header(const std::string& name) const {
 reply http_request(std::uint16_t port, const std::string& method, const std::string& target,
                    const std::string& body, const header_list& headers,
                    std::chrono::milliseconds timeout) {
+  return http_request_to("127.0.0.1", port, method, target, body, headers, timeout);
+}
+
+reply http_request_to(const std::string& host, std::uint16_t port, const std::string& method,
+                      const std::string& target, const std::string& body,
+                      const header_list& headers, std::chrono::milliseconds timeout) {
   reply out;
   asio::io_context io;
   beast::tcp_stream stream(io);
@@ -44,14 +50,14 @@ reply http_request(std::uint16_t port, const std::string& method, const std::str
   http::response_parser<http::string_body> parser;
   parser.body_limit(1ull << 31);
   http::request<http::string_body> req{http::string_to_verb(method), target, 11};
-  req.set(http::field::host, "127.0.0.1");
+  req.set(http::field::host, host);
   for (const auto& [k, v] : headers) req.set(k, v);
   req.body() = body;
   if (!body.empty() || method == "POST" || method == "PUT") req.prepare_payload();
   req.keep_alive(false);
 
   stream.async_connect(
-      tcp::endpoint(asio::ip::make_address("127.0.0.1"), port), [&](beast::error_code ec) {
+      tcp::endpoint(asio::ip::make_address(host), port), [&](beast::error_code ec) {
         if (ec) {
           out.error = "connect: " + ec.message();
           return;

@@ -25,6 +25,12 @@ reply http_request(std::uint16_t port, const std::string& method, const std::str
                    const std::string& body = {}, const header_list& headers = {},
                    std::chrono::milliseconds timeout = std::chrono::seconds(20));
 
+// The same to another host (an address of a test network namespace).
+reply http_request_to(const std::string& host, std::uint16_t port, const std::string& method,
+                      const std::string& target, const std::string& body = {},
+                      const header_list& headers = {},
+                      std::chrono::milliseconds timeout = std::chrono::seconds(20));
+
 inline reply http_get(std::uint16_t port, const std::string& target,
                       const header_list& headers = {}) {
   return http_request(port, "GET", target, {}, headers);

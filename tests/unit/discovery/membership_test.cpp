@@ -295,6 +295,38 @@ TEST(Membership, RestartWithTheSameIdRejoinsAboveItsOldIncarnation) {
   }
 }
 
+// A restart faster than failure detection keeps the old incarnation: without a rule for it, peers
+// would keep the previous life's load record (a higher version at the same incarnation) until the
+// new life's version counter caught up, which for an idle node is never.
+TEST(Membership, QuickRestartReplacesThePreviousLifesLoad) {
+  auto net = converged(13, 5);
+  for (std::uint32_t i = 1; i <= 5; ++i) net.node(4).set_load({i, 0, 8, 0.1, 0});
+  ASSERT_TRUE(net.run_until(
+      [&] {
+        for (std::size_t i = 0; i < 4; ++i) {
+          if (net.node(i).find(net.id(4))->load.version != 5) return false;
+        }
+        return true;
+      },
+      5s));
+  net.crash(4);
+  net.restart(4);  // before anyone suspects it: same incarnation as before
+  net.node(4).set_load({0, 0, 8, 0, 0});
+  auto took = net.run_until(
+      [&] {
+        for (std::size_t i = 0; i < 4; ++i) {
+          auto info = net.node(i).find(net.id(4));
+          if (!info || info->state != member_state::alive || info->load.in_flight != 0) return false;
+        }
+        return true;
+      },
+      30s);
+  ASSERT_TRUE(took.has_value()) << "peers still hold the previous life's load";
+  figure("quick restart: new load seen everywhere after ms", std::to_string(took->count()));
+  EXPECT_GT(net.node(4).incarnation(), 0u);
+  EXPECT_EQ(net.count_events(event_kind::dead), 0u);
+}
+
 TEST(Membership, GracefulLeaveIsSeenEverywhereAtOnce) {
   auto net = converged(11, 5);
   net.node(4).leave(net.now());

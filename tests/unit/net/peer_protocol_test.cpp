@@ -1,0 +1,388 @@
+#include "net/peer_protocol.hpp"
+
+#include <gtest/gtest.h>
+#include <openssl/evp.h>
+
+#include <limits>
+#include <random>
+
+namespace p2pfaas::net {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr std::size_t max_frame = 1 << 20;
+
+std::span<const std::uint8_t> bytes_of(const std::string& s) {
+  return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
+}
+
+peer_call full_call() {
+  peer_call c;
+  c.function = "echo";
+  c.path_rest = "a/b%20c";
+  c.query = "x=1&y=%41";
+  c.content_type = "application/octet-stream";
+  c.headers = {{"X-One", "1"}, {"X-Empty", ""}, {"X-P2pfaas-Deadline-Seconds", "0.150"}};
+  c.payload = std::string("bin\0ary\xff", 8);
+  c.call_id = "call-42";
+  c.traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+  c.timeout_ms = 29'500;
+  c.deadline_seconds = 0.15;
+  c.path = {"node-a", "node-b"};
+  return c;
+}
+
+peer_reply full_reply() {
+  peer_reply r;
+  r.status = 429;
+  r.content_type = "application/json";
+  r.body = R"({"code":"full"})";
+  r.outcome = "full";
+  r.executed_on = "node-c";
+  r.path = {"node-b", "node-c"};
+  r.total_seconds = {0.25, 0.125};
+  r.scheduling_seconds = {0.001, -0.0};
+  r.probing_seconds = {0.01, 0};
+  r.execution_seconds = 0.1;
+  r.executed = true;
+  r.cold_start = true;
+  r.retry_after_seconds = 3;
+  return r;
+}
+
+// Splits one frame off `message` and checks its header.
+frame_view split(std::span<const std::uint8_t>& message, frame_type type, std::uint64_t id) {
+  frame_view frame;
+  EXPECT_EQ(next_frame(message, max_frame, frame), protocol_error::none);
+  EXPECT_EQ(frame.type, type);
+  EXPECT_EQ(frame.request_id, id);
+  return frame;
+}
+
+TEST(PeerProtocol, CallRoundTripsEveryField) {
+  const peer_call sent = full_call();
+  std::string wire;
+  ASSERT_EQ(encode(0x1234'5678'9abc'def0u, sent, max_frame, wire), protocol_error::none);
+  EXPECT_EQ(wire.size(), encoded_size(sent));
+  auto message = bytes_of(wire);
+  auto frame = split(message, frame_type::call, 0x1234'5678'9abc'def0u);
+  EXPECT_TRUE(message.empty());
+  peer_call got;
+  ASSERT_EQ(decode(frame.body, got), protocol_error::none);
+  EXPECT_EQ(got, sent);
+}
+
+TEST(PeerProtocol, ReplyRoundTripsEveryField) {
+  const peer_reply sent = full_reply();
+  std::string wire;
+  ASSERT_EQ(encode(7, sent, max_frame, wire), protocol_error::none);
+  EXPECT_EQ(wire.size(), encoded_size(sent));
+  auto message = bytes_of(wire);
+  auto frame = split(message, frame_type::reply, 7);
+  peer_reply got;
+  ASSERT_EQ(decode(frame.body, got), protocol_error::none);
+  EXPECT_EQ(got, sent);
+  EXPECT_TRUE(std::signbit(got.scheduling_seconds[1]));  // bits, not just values, survive
+}
+
+TEST(PeerProtocol, EmptyStructsRoundTrip) {
+  std::string wire;
+  ASSERT_EQ(encode(1, peer_call{}, max_frame, wire), protocol_error::none);
+  ASSERT_EQ(encode(2, peer_reply{}, max_frame, wire), protocol_error::none);
+  auto message = bytes_of(wire);
+  peer_call call;
+  peer_reply reply;
+  ASSERT_EQ(decode(split(message, frame_type::call, 1).body, call), protocol_error::none);
+  ASSERT_EQ(decode(split(message, frame_type::reply, 2).body, reply), protocol_error::none);
+  EXPECT_EQ(call, peer_call{});
+  EXPECT_EQ(reply, peer_reply{});
+}
+
+TEST(PeerProtocol, SeveralFramesShareAMessage) {
+  std::string wire;
+  ASSERT_EQ(encode(1, full_call(), max_frame, wire), protocol_error::none);
+  encode_cancel(2, wire);
+  ASSERT_EQ(encode(3, full_reply(), max_frame, wire), protocol_error::none);
+  auto message = bytes_of(wire);
+  split(message, frame_type::call, 1);
+  auto cancel = split(message, frame_type::cancel, 2);
+  EXPECT_TRUE(cancel.body.empty());
+  split(message, frame_type::reply, 3);
+  EXPECT_TRUE(message.empty());
+}
+
+TEST(PeerProtocol, EncodeRefusesWhatBreaksALimitAndLeavesTheBufferAlone) {
+  std::string wire = "keep";
+  peer_call c;
+  c.function.assign(max_peer_string_bytes + 1, 'f');
+  EXPECT_EQ(encode(1, c, max_frame, wire), protocol_error::string_too_long);
+  c = {};
+  c.headers.assign(max_peer_list_entries + 1, {"X-A", "b"});
+  EXPECT_EQ(encode(1, c, max_frame, wire), protocol_error::too_many_entries);
+  c = {};
+  c.path.assign(max_peer_list_entries + 1, "n");
+  EXPECT_EQ(encode(1, c, max_frame, wire), protocol_error::too_many_entries);
+  c = {};
+  c.payload.assign(1000, 'p');
+  EXPECT_EQ(encode(1, c, 1000, wire), protocol_error::frame_too_large);
+  c.deadline_seconds = -1;
+  EXPECT_EQ(encode(1, c, max_frame, wire), protocol_error::bad_value);
+  c.deadline_seconds = std::numeric_limits<double>::quiet_NaN();
+  EXPECT_EQ(encode(1, c, max_frame, wire), protocol_error::bad_value);
+
+  peer_reply r;
+  r.status = 42;
+  EXPECT_EQ(encode(1, r, max_frame, wire), protocol_error::bad_value);
+  r = {};
+  r.retry_after_seconds = -1;
+  EXPECT_EQ(encode(1, r, max_frame, wire), protocol_error::bad_value);
+  r = {};
+  r.total_seconds = {std::numeric_limits<double>::infinity()};
+  EXPECT_EQ(encode(1, r, max_frame, wire), protocol_error::bad_value);
+  EXPECT_EQ(wire, "keep");
+
+  c = {};
+  c.function.assign(max_peer_string_bytes, 'f');  // the limit itself is fine
+  EXPECT_EQ(encode(1, c, max_frame, wire), protocol_error::none);
+}
+
+TEST(PeerProtocol, EveryTruncationIsAnErrorNotACrash) {
+  std::string wire;
+  ASSERT_EQ(encode(9, full_call(), max_frame, wire), protocol_error::none);
+  for (std::size_t n = 0; n < wire.size(); ++n) {
+    auto message = bytes_of(wire).first(n);
+    frame_view frame;
+    EXPECT_EQ(next_frame(message, max_frame, frame), protocol_error::truncated) << n;
+    EXPECT_EQ(message.size(), n);  // left as it was
+  }
+  // A body cut short inside a frame whose size field agrees.
+  auto message = bytes_of(wire);
+  auto frame = split(message, frame_type::call, 9);
+  for (std::size_t n = 0; n < frame.body.size(); ++n) {
+    peer_call call;
+    EXPECT_EQ(decode(frame.body.first(n), call), protocol_error::truncated) << n;
+  }
+}
+
+TEST(PeerProtocol, HeaderProblemsAreNamed) {
+  std::string wire;
+  encode_cancel(5, wire);
+  frame_view frame;
+  {
+    std::string bad = wire;
+    bad[4] = 2;  // version
+    auto m = bytes_of(bad);
+    EXPECT_EQ(next_frame(m, max_frame, frame), protocol_error::bad_version);
+  }
+  {
+    std::string bad = wire;
+    bad[5] = 9;  // type
+    auto m = bytes_of(bad);
+    EXPECT_EQ(next_frame(m, max_frame, frame), protocol_error::bad_type);
+  }
+  {
+    std::string bad = wire;
+    bad[0] = static_cast<char>(0xff);  // declares more than the limit
+    bad[1] = bad[2] = static_cast<char>(0xff);
+    auto m = bytes_of(bad);
+    EXPECT_EQ(next_frame(m, 1024, frame), protocol_error::frame_too_large);
+  }
+  {
+    std::string bad = wire + "x";  // a cancel with a body
+    bad[0] = static_cast<char>(bad[0] + 1);
+    auto m = bytes_of(bad);
+    EXPECT_EQ(next_frame(m, max_frame, frame), protocol_error::trailing_bytes);
+  }
+}
+
+TEST(PeerProtocol, DecodeRefusesTrailingBytesUnknownFlagsAndBadNumbers) {
+  std::string wire;
+  ASSERT_EQ(encode(1, peer_reply{}, max_frame, wire), protocol_error::none);
+  auto message = bytes_of(wire);
+  auto body = split(message, frame_type::reply, 1).body;
+  std::vector<std::uint8_t> bytes(body.begin(), body.end());
+  peer_reply reply;
+
+  auto longer = bytes;
+  longer.push_back(0);
+  EXPECT_EQ(decode(longer, reply), protocol_error::trailing_bytes);
+
+  auto flags = bytes;
+  flags[2] = 4;  // after the u16 status
+  EXPECT_EQ(decode(flags, reply), protocol_error::bad_value);
+
+  auto status = bytes;
+  status[0] = 0xff;
+  status[1] = 0xff;
+  EXPECT_EQ(decode(status, reply), protocol_error::bad_value);
+
+  auto nan = bytes;  // execution_seconds at offset 7
+  for (int i = 0; i < 8; ++i) nan[7 + i] = 0xff;
+  EXPECT_EQ(decode(nan, reply), protocol_error::bad_value);
+
+  auto list = bytes;  // path count after the three empty strings
+  list[15 + 6] = 0x01;
+  list[15 + 7] = 0x01;  // 257 entries
+  EXPECT_EQ(decode(list, reply), protocol_error::too_many_entries);
+}
+
+// Property: random calls and replies survive encode → decode unchanged, and re-encode to the same
+// bytes.
+TEST(PeerProtocol, RandomValuesRoundTrip) {
+  std::mt19937_64 rng(20261123);
+  auto text = [&](std::size_t max) {
+    std::string s(rng() % (max + 1), '\0');
+    for (auto& ch : s) ch = static_cast<char>(rng());
+    return s;
+  };
+  auto number = [&] { return static_cast<double>(rng() % 1'000'000) / 1000.0; };
+  for (int round = 0; round < 300; ++round) {
+    peer_call c;
+    c.function = text(20);
+    c.path_rest = text(40);
+    c.query = text(40);
+    c.content_type = text(30);
+    for (std::size_t i = rng() % 6; i > 0; --i) c.headers.emplace_back(text(10), text(30));
+    c.payload = text(round % 10 == 0 ? 100'000 : 500);
+    c.call_id = text(36);
+    c.traceparent = text(55);
+    c.timeout_ms = static_cast<std::uint32_t>(rng());
+    c.deadline_seconds = number();
+    for (std::size_t i = rng() % 5; i > 0; --i) c.path.push_back(text(12));
+
+    peer_reply r;
+    r.status = 100 + static_cast<int>(rng() % 900);
+    r.content_type = text(30);
+    r.body = text(2000);
+    r.outcome = text(10);
+    r.executed_on = text(12);
+    for (std::size_t i = rng() % 5; i > 0; --i) {
+      r.path.push_back(text(12));
+      r.total_seconds.push_back(number());
+      r.scheduling_seconds.push_back(number());
+      r.probing_seconds.push_back(number());
+    }
+    r.execution_seconds = number();
+    r.executed = rng() % 2;
+    r.cold_start = rng() % 2;
+    r.retry_after_seconds = static_cast<int>(rng() % 100);
+
+    const std::uint64_t id = rng();
+    std::string wire;
+    ASSERT_EQ(encode(id, c, max_frame, wire), protocol_error::none);
+    ASSERT_EQ(encode(id + 1, r, max_frame, wire), protocol_error::none);
+    auto message = bytes_of(wire);
+    peer_call call;
+    peer_reply reply;
+    ASSERT_EQ(decode(split(message, frame_type::call, id).body, call), protocol_error::none);
+    ASSERT_EQ(decode(split(message, frame_type::reply, id + 1).body, reply), protocol_error::none);
+    EXPECT_EQ(call, c);
+    EXPECT_EQ(reply, r);
+    std::string again;
+    ASSERT_EQ(encode(id, call, max_frame, again), protocol_error::none);
+    ASSERT_EQ(encode(id + 1, reply, max_frame, again), protocol_error::none);
+    EXPECT_EQ(again, wire);
+  }
+}
+
+// Random corruption of valid frames never crashes and never decodes outside the input (ASan).
+TEST(PeerProtocol, CorruptedFramesNeverCrash) {
+  std::string wire;
+  ASSERT_EQ(encode(1, full_call(), max_frame, wire), protocol_error::none);
+  ASSERT_EQ(encode(2, full_reply(), max_frame, wire), protocol_error::none);
+  std::mt19937 rng(7);
+  for (int round = 0; round < 5000; ++round) {
+    std::vector<std::uint8_t> bytes(wire.begin(), wire.end());
+    for (int flips = 1 + static_cast<int>(rng() % 4); flips > 0; --flips) {
+      bytes[rng() % bytes.size()] = static_cast<std::uint8_t>(rng());
+    }
+    std::span<const std::uint8_t> message(bytes);
+    frame_view frame;
+    while (!message.empty() && next_frame(message, max_frame, frame) == protocol_error::none) {
+      if (frame.type == frame_type::call) {
+        peer_call call;
+        (void)decode(frame.body, call);
+      } else if (frame.type == frame_type::reply) {
+        peer_reply reply;
+        (void)decode(frame.body, reply);
+      }
+    }
+  }
+}
+
+TEST(PeerProtocol, FrameQueueBatchesWholeFramesWithinTheLimit) {
+  frame_queue queue;
+  std::string message;
+  queue.take(message, 100);
+  EXPECT_TRUE(message.empty());
+  for (int i = 0; i < 3; ++i) {
+    encode_cancel(static_cast<std::uint64_t>(i), queue.buffer());
+    queue.commit();
+  }
+  queue.take(message, 1000);
+  EXPECT_EQ(message.size(), 3 * peer_frame_header_bytes);
+  EXPECT_TRUE(queue.empty());
+
+  for (int i = 0; i < 5; ++i) {
+    encode_cancel(static_cast<std::uint64_t>(i), queue.buffer());
+    queue.commit();
+  }
+  std::vector<std::uint64_t> ids;
+  while (!queue.empty()) {
+    queue.take(message, 2 * peer_frame_header_bytes + 3);  // two frames fit, not three
+    EXPECT_LE(message.size(), 2 * peer_frame_header_bytes);
+    auto bytes = bytes_of(message);
+    frame_view frame;
+    while (!bytes.empty()) {
+      ASSERT_EQ(next_frame(bytes, max_frame, frame), protocol_error::none);
+      ids.push_back(frame.request_id);
+    }
+  }
+  EXPECT_EQ(ids, (std::vector<std::uint64_t>{0, 1, 2, 3, 4}));
+}
+
+const wall_time t0 = wall_time{} + 1'700'000'000'000ms;
+
+key_ring ring_of(std::uint8_t fill) {
+  return key_ring{{std::vector<std::uint8_t>(32, fill)}};
+}
+
+TEST(PeerProtocol, TokenNamesTheNodeOnceOnly) {
+  opener keys(ring_of(1), 30s, 100, peer_upgrade_label);
+  const std::string token = make_peer_token(ring_of(1), "node-a", t0);
+  EXPECT_EQ(token.rfind("P2pfaas-Peer ", 0), 0u);
+  std::string problem;
+  EXPECT_EQ(open_peer_token(keys, token, t0, problem), "node-a");
+  EXPECT_EQ(open_peer_token(keys, token, t0, problem), std::nullopt);
+  EXPECT_NE(problem.find("replayed"), std::string::npos) << problem;
+}
+
+TEST(PeerProtocol, TokenProblemsAreRefused) {
+  opener keys(ring_of(1), 30s, 100, peer_upgrade_label);
+  std::string problem;
+  EXPECT_FALSE(open_peer_token(keys, "", t0, problem));
+  EXPECT_FALSE(open_peer_token(keys, "Bearer abc", t0, problem));
+  EXPECT_FALSE(open_peer_token(keys, "P2pfaas-Peer not*base64", t0, problem));
+  EXPECT_FALSE(open_peer_token(keys, "P2pfaas-Peer " + std::string(2000, 'A'), t0, problem));
+  EXPECT_FALSE(open_peer_token(keys, make_peer_token(ring_of(2), "node-a", t0), t0, problem));
+  EXPECT_NE(problem.find("not sealed with our cluster key"), std::string::npos) << problem;
+  EXPECT_FALSE(open_peer_token(keys, make_peer_token(ring_of(1), "node-a", t0 - 60s), t0, problem));
+  EXPECT_NE(problem.find("stale"), std::string::npos) << problem;
+  EXPECT_FALSE(open_peer_token(keys, make_peer_token(ring_of(1), "", t0), t0, problem));
+  EXPECT_FALSE(open_peer_token(keys, make_peer_token(ring_of(1), "bad\nid", t0), t0, problem));
+  // Sealed for another purpose (a gossip envelope): not an upgrade token.
+  const std::string id = "node-a";
+  auto gossip = seal(ring_of(1),
+                     std::span(reinterpret_cast<const std::uint8_t*>(id.data()), id.size()), t0,
+                     system_random, gossip_envelope_label);
+  std::string encoded(4 * ((gossip.size() + 2) / 3) + 1, '\0');
+  encoded.resize(static_cast<std::size_t>(
+      EVP_EncodeBlock(reinterpret_cast<unsigned char*>(encoded.data()), gossip.data(),
+                      static_cast<int>(gossip.size()))));
+  EXPECT_FALSE(open_peer_token(keys, "P2pfaas-Peer " + encoded, t0, problem));
+  EXPECT_NE(problem.find("not sealed with our cluster key"), std::string::npos) << problem;
+}
+
+}  // namespace
+}  // namespace p2pfaas::net
