@@ -243,15 +243,16 @@ struct gossip_service::impl : std::enable_shared_from_this<impl>, transport {
 
 udp::endpoint gossip_service::impl::start() {
   run_lock lock(*this);
-  if (started_ || stopped_) throw std::logic_error("gossip_service: start() called twice");
+  if (started_ || stopped_)
+    throw std::logic_error("gossip_service: start() after start() or stop()");
   const auto& bind = options_.bind;
   try {
     // std::system_error rather than Asio's own, which is not one.
     error_code ec;
     auto check = [&](const char* what) {
       if (ec) {
-        throw std::system_error(ec, std::string("gossip: cannot ") + what + " udp " +
-                                        format_endpoint(bind));
+        throw std::system_error(
+            ec, std::string("gossip: cannot ") + what + " udp " + format_endpoint(bind));
       }
     };
     socket_.open(bind.protocol(), ec);
@@ -281,8 +282,8 @@ udp::endpoint gossip_service::impl::start() {
       auto split = config::split_host_port(advertise);
       if (!split) throw std::invalid_argument("gossip: bad advertised address '" + advertise + "'");
       if (split->second == 0) {
-        auto host = split->first.find(':') != std::string::npos ? "[" + split->first + "]"
-                                                                 : split->first;
+        auto host =
+            split->first.find(':') != std::string::npos ? "[" + split->first + "]" : split->first;
         advertise = host + ":" + std::to_string(bound_.port());
       }
     }
@@ -402,8 +403,11 @@ std::optional<std::vector<std::uint8_t>> gossip_service::impl::seal_message(cons
       spdlog::debug("gossip: unencodable {} message dropped", static_cast<int>(m.type));
       return std::nullopt;
     }
-    message trimmed{.type = m.type, .sender_id = m.sender_id, .sequence = m.sequence,
-                    .target_id = m.target_id, .target_address = m.target_address};
+    message trimmed{.type = m.type,
+                    .sender_id = m.sender_id,
+                    .sequence = m.sequence,
+                    .target_id = m.target_id,
+                    .target_address = m.target_address};
     std::size_t used = encoded_header_size(trimmed);
     for (const auto& u : m.updates) {
       used += encoded_size(u);
@@ -638,9 +642,8 @@ void gossip_service::impl::arm(time_point deadline) {
   timer_waiting_ = true;
   auto generation = ++timer_generation_;
   timer_.expires_at(deadline);  // cancels a pending wait, whose handler then sees it is stale
-  timer_.async_wait([self = shared_from_this(), generation](const error_code&) {
-    self->on_timer(generation);
-  });
+  timer_.async_wait(
+      [self = shared_from_this(), generation](const error_code&) { self->on_timer(generation); });
 }
 
 void gossip_service::impl::on_timer(std::uint64_t generation) {
@@ -700,8 +703,7 @@ void gossip_service::impl::publish(time_point now) {
     std::sort(members.begin(), members.end(),
               [](const member_info& a, const member_info& b) { return a.id < b.id; });
     const auto& old = current_->members;
-    bool changed = !std::equal(members.begin(), members.end(), old.begin(), old.end(),
-                               same_member);
+    bool changed = !std::equal(members.begin(), members.end(), old.begin(), old.end(), same_member);
     if (changed || last_publish_ == time_point::min() || now - last_publish_ >= heard_refresh) {
       auto v = std::make_shared<view>();
       v->self = options_.id;

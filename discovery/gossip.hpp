@@ -54,13 +54,13 @@ struct gossip_rejections {
 };
 
 struct gossip_stats {
-  std::uint64_t messages_sent = 0;  // datagrams handed to the kernel
-  std::uint64_t bytes_sent = 0;     // on the wire, envelope included
+  std::uint64_t messages_sent = 0;      // datagrams handed to the kernel
+  std::uint64_t bytes_sent = 0;         // on the wire, envelope included
   std::uint64_t messages_received = 0;  // authenticated and decoded
   std::uint64_t bytes_received = 0;     // every datagram, rejected ones included
   gossip_rejections rejected;
-  std::uint64_t send_failures = 0;    // socket errors, unencodable, unresolvable address
-  std::uint64_t receive_errors = 0;   // socket errors on receive
+  std::uint64_t send_failures = 0;       // socket errors, unencodable, unresolvable address
+  std::uint64_t receive_errors = 0;      // socket errors on receive
   std::uint64_t push_pulls_trimmed = 0;  // full states cut to fit one datagram
   std::uint64_t resolves_failed = 0;
 

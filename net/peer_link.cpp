@@ -202,7 +202,8 @@ class peer_client::link : public std::enable_shared_from_this<link> {
   };
 
   struct connection {
-    explicit connection(const strand_type& strand) : ws(strand) {}
+    connection(const strand_type& strand, std::size_t max_frame_bytes)
+        : ws(strand), out(std::min(max_frame_bytes, peer_batch_bytes)) {}
     ws_stream ws;
     beast::flat_buffer in;
     frame_queue out;
@@ -360,8 +361,7 @@ void peer_client::link::on_deadline(std::uint32_t index, std::uint32_t generatio
     message = "no reply from " + peer_id_ + " within " + waited;
     if (conn_ && !conn_->dead) {
       // The peer may stop the call, and at least drops its reply.
-      encode_cancel(request_id(index, generation), conn_->out.buffer());
-      conn_->out.commit();
+      encode_cancel(request_id(index, generation), conn_->out.buffer(peer_frame_header_bytes));
     }
   } else if (state_ == link_state::open) {
     message = "no room on the link to " + peer_id_ + " within " + waited + " (" +
@@ -375,9 +375,8 @@ void peer_client::link::on_deadline(std::uint32_t index, std::uint32_t generatio
 
 void peer_client::link::send(std::uint32_t index) {
   slot& s = *slots_[index];
-  const auto e =
-      encode(request_id(index, s.generation), s.call, shared_->options.max_frame_bytes,
-             conn_->out.buffer());
+  const auto e = encode(request_id(index, s.generation), s.call, shared_->options.max_frame_bytes,
+                        conn_->out.buffer(encoded_size(s.call)));
   if (e != protocol_error::none) {
     complete(index, peer_outcome{peer_error::protocol,
                                  "the call to " + peer_id_ + " cannot be sent: " +
@@ -385,7 +384,6 @@ void peer_client::link::send(std::uint32_t index) {
                                  {}});
     return;
   }
-  conn_->out.commit();
   s.state = slot_state::sent;
   ++in_flight_;
   s.call = peer_call{};  // the payload is in the frame now; free it rather than keep it twice
@@ -412,8 +410,9 @@ asio::awaitable<void> peer_client::link::write_loop(std::shared_ptr<link> /*keep
                                                     std::shared_ptr<connection> conn) {
   // Frames queued while a write is in flight go out together in the next one.
   while (!conn->dead && !conn->out.empty()) {
-    conn->out.take(conn->writing, shared_->options.max_frame_bytes);
+    conn->out.take(conn->writing);
     auto [ec, n] = co_await conn->ws.async_write(asio::buffer(conn->writing), use_tuple);
+    if (conn->writing.capacity() > peer_buffer_keep_bytes) std::string().swap(conn->writing);
     if (ec) {
       lost(conn, peer_error::link_lost, describe(ec, *conn));
       break;
@@ -424,7 +423,7 @@ asio::awaitable<void> peer_client::link::write_loop(std::shared_ptr<link> /*keep
 
 void peer_client::link::connect() {
   state_ = link_state::connecting;
-  conn_ = std::make_shared<connection>(strand_);
+  conn_ = std::make_shared<connection>(strand_, shared_->options.max_frame_bytes);
   asio::co_spawn(strand_, run(shared_from_this(), conn_), asio::detached);
 }
 
@@ -645,6 +644,7 @@ asio::awaitable<void> peer_client::link::read_loop(std::shared_ptr<connection> c
       co_return;
     }
     conn->in.consume(conn->in.size());
+    if (conn->in.capacity() > peer_buffer_keep_bytes) conn->in.shrink_to_fit();
     pump();
   }
 }

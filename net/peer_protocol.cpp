@@ -410,29 +410,37 @@ protocol_error decode(std::span<const std::uint8_t> body, peer_reply& out) {
   return r.left() == 0 ? protocol_error::none : protocol_error::trailing_bytes;
 }
 
-void frame_queue::take(std::string& message, std::size_t max_message_bytes) {
-  message.clear();
-  if (ends_.empty()) return;
-  if (ends_.back() <= max_message_bytes) {
-    std::swap(message, pending_);
-    pending_.clear();
-    ends_.clear();
-    return;
+std::string& frame_queue::buffer(std::size_t frame_bytes) {
+  if (batches_.empty() ||
+      (!batches_.back().empty() && batches_.back().size() + frame_bytes > batch_bytes_)) {
+    if (spare_.empty()) {
+      batches_.emplace_back();
+    } else {
+      batches_.push_back(std::move(spare_.back()));
+      spare_.pop_back();
+    }
   }
-  // Rare: more than a message's worth queued. Send the longest run of whole frames that fits,
-  // at least one.
-  std::size_t count = 1;
-  while (count < ends_.size() && ends_[count] <= max_message_bytes) ++count;
-  const std::size_t cut = ends_[count - 1];
-  message.assign(pending_, 0, cut);
-  pending_.erase(0, cut);
-  ends_.erase(ends_.begin(), ends_.begin() + static_cast<std::ptrdiff_t>(count));
-  for (auto& end : ends_) end -= cut;
+  return batches_.back();
+}
+
+bool frame_queue::empty() const {
+  return batches_.empty() || batches_.front().empty();
+}
+
+void frame_queue::take(std::string& message) {
+  message.clear();
+  if (empty()) return;
+  message.swap(batches_.front());
+  // A few spare buffers cover a burst; one that grew past the keep size is let go.
+  if (spare_.size() < 4 && batches_.front().capacity() <= peer_buffer_keep_bytes) {
+    spare_.push_back(std::move(batches_.front()));
+  }
+  batches_.pop_front();
 }
 
 void frame_queue::clear() {
-  pending_.clear();
-  ends_.clear();
+  batches_.clear();
+  spare_.clear();
 }
 
 std::string make_peer_token(const key_ring& keys, std::string_view node_id, wall_time now,

@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <optional>
 #include <span>
 #include <string>
@@ -55,6 +56,13 @@ inline constexpr std::uint8_t peer_protocol_version = 1;
 inline constexpr std::size_t max_peer_string_bytes = 65535;
 inline constexpr std::size_t max_peer_list_entries = 256;
 inline constexpr std::size_t peer_frame_header_bytes = 4 + 1 + 1 + 8;
+// A link's buffers keep their capacity between messages, except above this: one 10 MiB call
+// should not pin 10 MiB per link for good.
+inline constexpr std::size_t peer_buffer_keep_bytes = 1 << 20;
+// Frames queued during a write are batched into messages of up to this size (a larger frame goes
+// alone). Batching saves a write per frame for small frames; for large ones, messages of many
+// MiB would only make both ends grow and copy their buffers.
+inline constexpr std::size_t peer_batch_bytes = 256 << 10;
 
 enum class frame_type : std::uint8_t {
   call = 1,
@@ -105,25 +113,28 @@ protocol_error encode(std::uint64_t request_id, const peer_reply& reply,
                       std::size_t max_frame_bytes, std::string& out);
 void encode_cancel(std::uint64_t request_id, std::string& out);
 
-// Frames waiting for a link's one write in flight. Whatever piles up during a write goes out as
-// the next message, so a busy link makes one write per round trip rather than one per frame; a
-// message holds whole frames and stays within max_message_bytes (the peer's read limit) unless a
-// single frame is larger, which encode() already refuses.
+// Frames waiting for a link's one write in flight. Whatever piles up during a write goes out in
+// the following writes, one message each, so a busy link makes one write per batch rather than
+// one per frame. Frames are encoded straight into the message they will be sent in: a batch
+// holds whole frames, up to batch_bytes (a larger frame goes alone), and is handed over without
+// a copy.
 class frame_queue {
  public:
-  // Encode into buffer(), then commit() if encoding succeeded (encode leaves it as it was
-  // otherwise).
-  std::string& buffer() { return pending_; }
-  void commit() { ends_.push_back(pending_.size()); }
-  bool empty() const { return ends_.empty(); }
-  // Moves the next message into `message`, whose old content is dropped but whose capacity is
-  // reused.
-  void take(std::string& message, std::size_t max_message_bytes);
+  // batch_bytes must not exceed the peer's read limit (max_frame_bytes).
+  explicit frame_queue(std::size_t batch_bytes) : batch_bytes_(batch_bytes) {}
+  // The buffer to append a frame of `frame_bytes` bytes to (encode leaves it unchanged when it
+  // fails).
+  std::string& buffer(std::size_t frame_bytes);
+  bool empty() const;
+  // Moves the next batch into `message`, whose old content is dropped and whose capacity is
+  // kept for a later batch.
+  void take(std::string& message);
   void clear();
 
  private:
-  std::string pending_;
-  std::vector<std::size_t> ends_;  // offset past each committed frame
+  std::size_t batch_bytes_;
+  std::deque<std::string> batches_;  // only the last may be empty
+  std::vector<std::string> spare_;   // emptied batches, for their capacity
 };
 
 // Upgrade authentication. The client's upgrade request carries

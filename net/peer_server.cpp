@@ -85,7 +85,11 @@ struct peer_server::shared {
 // when the io_context has several threads).
 struct peer_server::session : std::enable_shared_from_this<session> {
   session(beast::tcp_stream stream, std::string peer, std::shared_ptr<shared> state)
-      : ws(std::move(stream)), peer_id(std::move(peer)), shared_(std::move(state)) {}
+      : executor(stream.get_executor()),
+        ws(std::move(stream)),
+        peer_id(std::move(peer)),
+        shared_(std::move(state)),
+        out(std::min(shared_->options.max_frame_bytes, peer_batch_bytes)) {}
 
   asio::awaitable<void> serve();
   asio::awaitable<void> run_call(std::shared_ptr<session> self, std::uint64_t id, peer_call call);
@@ -95,6 +99,7 @@ struct peer_server::session : std::enable_shared_from_this<session> {
   void stop();
   bool on_message(std::string& problem);
 
+  const asio::any_io_executor executor;  // the connection's: a strand with several io threads
   websocket::stream<beast::tcp_stream> ws;
   const std::string peer_id;
   const std::shared_ptr<shared> shared_;
@@ -121,6 +126,7 @@ asio::awaitable<void> peer_server::session::serve() {
       break;
     }
     in.consume(in.size());
+    if (in.capacity() > peer_buffer_keep_bytes) in.shrink_to_fit();
   }
   stop();
 }
@@ -152,7 +158,7 @@ bool peer_server::session::on_message(std::string& problem) {
       return false;
     }
     shared_->calls.fetch_add(1, std::memory_order_relaxed);
-    asio::co_spawn(ws.get_executor(), run_call(shared_from_this(), frame.request_id, std::move(call)),
+    asio::co_spawn(executor, run_call(shared_from_this(), frame.request_id, std::move(call)),
                    asio::detached);
   }
   return true;
@@ -183,14 +189,16 @@ void peer_server::session::send_reply(std::uint64_t id, const peer_reply& reply)
     }
   }
   const auto max = shared_->options.max_frame_bytes;
-  if (auto e = encode(id, reply, max, out.buffer()); e != protocol_error::none) {
+  if (auto e = encode(id, reply, max, out.buffer(encoded_size(reply)));
+      e != protocol_error::none) {
     const auto fallback = failed_reply(
         http::status::bad_gateway, "reply_too_large",
         "the reply of " + shared_->self_id + " cannot be carried back: " + std::string(to_string(e)),
         shared_->self_id);
-    if (encode(id, fallback, max, out.buffer()) != protocol_error::none) return;
+    if (encode(id, fallback, max, out.buffer(encoded_size(fallback))) != protocol_error::none) {
+      return;
+    }
   }
-  out.commit();
   shared_->replies.fetch_add(1, std::memory_order_relaxed);
   flush();
 }
@@ -198,14 +206,15 @@ void peer_server::session::send_reply(std::uint64_t id, const peer_reply& reply)
 void peer_server::session::flush() {
   if (closed || write_pending || out.empty()) return;
   write_pending = true;
-  asio::co_spawn(ws.get_executor(), write_loop(shared_from_this()), asio::detached);
+  asio::co_spawn(executor, write_loop(shared_from_this()), asio::detached);
 }
 
 asio::awaitable<void> peer_server::session::write_loop(std::shared_ptr<session> /*keep_alive*/) {
   // Replies that finish while a write is in flight go out together in the next one.
   while (!closed && !out.empty()) {
-    out.take(writing, shared_->options.max_frame_bytes);
+    out.take(writing);
     auto [ec, n] = co_await ws.async_write(asio::buffer(writing), use_tuple);
+    if (writing.capacity() > peer_buffer_keep_bytes) std::string().swap(writing);
     if (ec) {
       stop();
       break;
@@ -338,7 +347,7 @@ void peer_server::close() {
     }
   }
   for (auto& s : open) {
-    asio::dispatch(s->ws.get_executor(), [s] { s->stop(); });
+    asio::dispatch(s->executor, [s] { s->stop(); });
   }
 }
 

@@ -270,8 +270,8 @@ TEST(Gossip, AbruptStopIsDeclaredDeadAndARestartRejoinsAbove) {
 
   auto t0 = clock::now();
   c.stop(c.at(4));  // no leave: as a crash looks from outside
-  ASSERT_TRUE(wait_until([&] { return c.others_see("node-4", member_state::dead, survivors); },
-                         20s));
+  ASSERT_TRUE(
+      wait_until([&] { return c.others_see("node-4", member_state::dead, survivors); }, 20s));
   auto delays = c.event_delays(survivors, event_kind::dead, "node-4", t0);
   figure("5 nodes over UDP, stop to dead at each survivor, ms", join_ms(delays));
   EXPECT_EQ(delays.size(), 4u);
@@ -321,8 +321,7 @@ TEST(Gossip, LeaveIsSeenWithinOneSecondAndTheLeaverStopsAfterItsLinger) {
   ASSERT_TRUE(lingered.has_value());
   // Some protocol periods later the others still do not hold it for dead: left is final.
   auto probes = c.at(0).service->stats().probes_sent;
-  ASSERT_TRUE(
-      wait_until([&] { return c.at(0).service->stats().probes_sent >= probes + 15; }, 20s));
+  ASSERT_TRUE(wait_until([&] { return c.at(0).service->stats().probes_sent >= probes + 15; }, 20s));
   for (auto i : others) {
     EXPECT_EQ(c.state_seen(i, "node-4"), member_state::left);
     EXPECT_EQ(c.count_events(i, event_kind::dead, "node-4"), 0u);
@@ -335,8 +334,7 @@ TEST(Gossip, ANodeWithAnotherKeyIsNeverAdmitted) {
   ASSERT_TRUE(wait_until([&] { return c.all_see_all_alive(); }, 20s));
   auto& stranger = c.add("stranger", {.seeds = {local(c.at(0).port)}, .key = 'b'});
   // Its join is retried every second: three rejected attempts are plenty.
-  ASSERT_TRUE(
-      wait_until([&] { return c.at(0).service->stats().rejected.bad_tag >= 3; }, 20s));
+  ASSERT_TRUE(wait_until([&] { return c.at(0).service->stats().rejected.bad_tag >= 3; }, 20s));
   for (std::size_t i = 0; i < 3; ++i) EXPECT_FALSE(c.seen(i, "stranger").has_value());
   EXPECT_EQ(stranger.service->snapshot()->members.size(), 1u);
   EXPECT_EQ(stranger.service->stats().messages_received, 0u);
@@ -377,9 +375,9 @@ TEST(Gossip, GarbageStaleAndUndecodableDatagramsAreCountedByReason) {
   auto target = c.at(0).port;
   auto before = c.at(0).service->stats();
 
-  attacker.send_to(target, {});                                      // too_short (empty)
-  attacker.send_to(target, {net::envelope_version, 0, 0});           // too_short
-  attacker.send_to(target, std::vector<std::uint8_t>(200, 0xff));    // bad_version
+  attacker.send_to(target, {});                                    // too_short (empty)
+  attacker.send_to(target, {net::envelope_version, 0, 0});         // too_short
+  attacker.send_to(target, std::vector<std::uint8_t>(200, 0xff));  // bad_version
   std::vector<std::uint8_t> forged(200, 0x5a);
   forged[0] = net::envelope_version;
   attacker.send_to(target, forged);  // bad_tag

@@ -316,7 +316,8 @@ TEST(Membership, QuickRestartReplacesThePreviousLifesLoad) {
       [&] {
         for (std::size_t i = 0; i < 4; ++i) {
           auto info = net.node(i).find(net.id(4));
-          if (!info || info->state != member_state::alive || info->load.in_flight != 0) return false;
+          if (!info || info->state != member_state::alive || info->load.in_flight != 0)
+            return false;
         }
         return true;
       },

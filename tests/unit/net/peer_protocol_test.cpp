@@ -3,8 +3,12 @@
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
 
+#include <fstream>
+#include <iterator>
 #include <limits>
 #include <random>
+
+#include "tests/support/daemon_process.hpp"
 
 namespace p2pfaas::net {
 namespace {
@@ -312,34 +316,59 @@ TEST(PeerProtocol, CorruptedFramesNeverCrash) {
 }
 
 TEST(PeerProtocol, FrameQueueBatchesWholeFramesWithinTheLimit) {
-  frame_queue queue;
+  frame_queue queue(2 * peer_frame_header_bytes + 3);  // two cancels fit, not three
   std::string message;
-  queue.take(message, 100);
+  queue.take(message);
   EXPECT_TRUE(message.empty());
-  for (int i = 0; i < 3; ++i) {
-    encode_cancel(static_cast<std::uint64_t>(i), queue.buffer());
-    queue.commit();
-  }
-  queue.take(message, 1000);
-  EXPECT_EQ(message.size(), 3 * peer_frame_header_bytes);
   EXPECT_TRUE(queue.empty());
 
-  for (int i = 0; i < 5; ++i) {
-    encode_cancel(static_cast<std::uint64_t>(i), queue.buffer());
-    queue.commit();
+  for (std::uint64_t i = 0; i < 5; ++i) {
+    encode_cancel(i, queue.buffer(peer_frame_header_bytes));
   }
-  std::vector<std::uint64_t> ids;
+  peer_reply big;
+  big.body.assign(100, 'b');  // over the batch size: goes alone
+  ASSERT_EQ(encode(5, big, max_frame, queue.buffer(encoded_size(big))), protocol_error::none);
+  encode_cancel(6, queue.buffer(peer_frame_header_bytes));
+
+  std::vector<std::vector<std::uint64_t>> batches;
   while (!queue.empty()) {
-    queue.take(message, 2 * peer_frame_header_bytes + 3);  // two frames fit, not three
-    EXPECT_LE(message.size(), 2 * peer_frame_header_bytes);
+    queue.take(message);
     auto bytes = bytes_of(message);
+    batches.emplace_back();
     frame_view frame;
     while (!bytes.empty()) {
       ASSERT_EQ(next_frame(bytes, max_frame, frame), protocol_error::none);
-      ids.push_back(frame.request_id);
+      batches.back().push_back(frame.request_id);
     }
   }
-  EXPECT_EQ(ids, (std::vector<std::uint64_t>{0, 1, 2, 3, 4}));
+  EXPECT_EQ(batches, (std::vector<std::vector<std::uint64_t>>{{0, 1}, {2, 3}, {4}, {5}, {6}}));
+
+  // A failed encode leaves nothing behind.
+  peer_call bad;
+  bad.deadline_seconds = -1;
+  EXPECT_EQ(encode(7, bad, max_frame, queue.buffer(encoded_size(bad))), protocol_error::bad_value);
+  EXPECT_TRUE(queue.empty());
+}
+
+// The fuzzer's seeds are whole, valid messages, so fuzzing starts from frames that get deep.
+TEST(PeerProtocol, FuzzSeedsAreValidMessages) {
+  for (const char* name : {"call", "reply", "batch", "cancel"}) {
+    std::ifstream in(testing::source_path(std::string("tests/fuzz/corpus/peer_frame/") + name),
+                     std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(in)), {});
+    ASSERT_FALSE(bytes.empty()) << name;
+    auto message = bytes_of(bytes);
+    while (!message.empty()) {
+      frame_view frame;
+      ASSERT_EQ(next_frame(message, max_frame, frame), protocol_error::none) << name;
+      peer_call call;
+      peer_reply reply;
+      if (frame.type == frame_type::call) EXPECT_EQ(decode(frame.body, call), protocol_error::none);
+      if (frame.type == frame_type::reply) {
+        EXPECT_EQ(decode(frame.body, reply), protocol_error::none);
+      }
+    }
+  }
 }
 
 const wall_time t0 = wall_time{} + 1'700'000'000'000ms;
