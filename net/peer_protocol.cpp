@@ -43,10 +43,6 @@ class sink {
     u16(static_cast<std::uint16_t>(s.size()));
     bytes(s);
   }
-  void blob(const std::string& s) {
-    u32(static_cast<std::uint32_t>(s.size()));
-    bytes(s);
-  }
   char* at() const { return at_; }
 
  private:
@@ -157,23 +153,27 @@ protocol_error check(const peer_reply& r) {
   return protocol_error::none;
 }
 
-// Appends a frame of `size` bytes: checks the size, writes the header and hands the body's sink
-// to `body`.
+// Appends a frame of `size` bytes: checks the size, writes the header, hands the sink to `body`
+// for the fields, then appends `tail` (the payload or body, last in both layouts) whose u32
+// length `body` wrote last. The tail is appended rather than written into resized memory, which
+// would first fill it with zeros.
 template <typename Body>
 protocol_error append_frame(frame_type type, std::uint64_t id, std::size_t size,
-                            std::size_t max_frame_bytes, std::string& out, Body&& body) {
+                            std::size_t max_frame_bytes, std::string& out, const std::string& tail,
+                            Body&& body) {
   if (size > max_frame_bytes || size - 4 > std::numeric_limits<std::uint32_t>::max()) {
     return protocol_error::frame_too_large;
   }
   const std::size_t start = out.size();
-  // resize_and_overwrite is C++23; the zero fill of resize is cheap next to the payload copy.
-  out.resize(start + size);
+  out.reserve(start + size);
+  out.resize(start + size - tail.size());
   sink w(out.data() + start);
   w.u32(static_cast<std::uint32_t>(size - 4));
   w.u8(peer_protocol_version);
   w.u8(static_cast<std::uint8_t>(type));
   w.u64(id);
   body(w);
+  out.append(tail);
   return protocol_error::none;
 }
 
@@ -292,7 +292,7 @@ protocol_error encode(std::uint64_t request_id, const peer_call& c, std::size_t 
                       std::string& out) {
   if (auto e = check(c); e != protocol_error::none) return e;
   return append_frame(frame_type::call, request_id, encoded_size(c), max_frame_bytes, out,
-                      [&](sink& w) {
+                      c.payload, [&](sink& w) {
                         w.u32(c.timeout_ms);
                         w.f64(c.deadline_seconds);
                         w.str(c.function);
@@ -308,7 +308,7 @@ protocol_error encode(std::uint64_t request_id, const peer_call& c, std::size_t 
                         }
                         w.u16(static_cast<std::uint16_t>(c.path.size()));
                         for (const auto& id : c.path) w.str(id);
-                        w.blob(c.payload);
+                        w.u32(static_cast<std::uint32_t>(c.payload.size()));
                       });
 }
 
@@ -316,7 +316,7 @@ protocol_error encode(std::uint64_t request_id, const peer_reply& r, std::size_t
                       std::string& out) {
   if (auto e = check(r); e != protocol_error::none) return e;
   return append_frame(frame_type::reply, request_id, encoded_size(r), max_frame_bytes, out,
-                      [&](sink& w) {
+                      r.body, [&](sink& w) {
                         w.u16(static_cast<std::uint16_t>(r.status));
                         w.u8((r.executed ? flag_executed : 0) |
                              (r.cold_start ? flag_cold_start : 0));
@@ -332,13 +332,14 @@ protocol_error encode(std::uint64_t request_id, const peer_reply& r, std::size_t
                           w.u16(static_cast<std::uint16_t>(list->size()));
                           for (double v : *list) w.f64(v);
                         }
-                        w.blob(r.body);
+                        w.u32(static_cast<std::uint32_t>(r.body.size()));
                       });
 }
 
 void encode_cancel(std::uint64_t request_id, std::string& out) {
+  static const std::string none;
   append_frame(frame_type::cancel, request_id, peer_frame_header_bytes, peer_frame_header_bytes,
-               out, [](sink&) {});
+               out, none, [](sink&) {});
 }
 
 protocol_error next_frame(std::span<const std::uint8_t>& message, std::size_t max_frame_bytes,

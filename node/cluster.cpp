@@ -93,14 +93,15 @@ std::string cluster::advertise_address(const config::config& cfg,
   return join_host_port("127.0.0.1", bound.port());
 }
 
-cluster::cluster(asio::io_context& io, const config::config& cfg, net::key_ring keys,
-                 workloads::executor& executor, call_handler on_call)
+cluster::cluster(asio::io_context& io, asio::io_context& gossip_io, const config::config& cfg,
+                 net::key_ring keys, workloads::executor& executor, call_handler on_call)
     : io_(io),
+      gossip_io_(gossip_io),
       cfg_(cfg),
       id_(cfg.node.id),
       executor_(executor),
       keys_(std::move(keys)),
-      load_timer_(io) {
+      load_timer_(gossip_io) {
   links_ = std::make_unique<net::peer_client>(io_, keys_, id_, link_options_of(cfg_));
   server_ =
       std::make_unique<net::peer_server>(keys_, id_, link_options_of(cfg_), std::move(on_call));
@@ -116,7 +117,7 @@ void cluster::start(const asio::ip::tcp::endpoint& http_endpoint) {
   options.advertise = advertise_;
   options.bind = asio::ip::udp::endpoint(http_endpoint.address(), http_endpoint.port());
   options.keys = keys_;
-  gossip_ = std::make_unique<discovery::gossip_service>(io_, std::move(options));
+  gossip_ = std::make_unique<discovery::gossip_service>(gossip_io_, std::move(options));
   gossip_->on_event([this](const discovery::member_event& e) {
     if (on_member_event_) on_member_event_(e);
     // A peer that died or left takes its link with it, so calls pending on it fail now rather
@@ -153,9 +154,8 @@ void cluster::leave() {
 }
 
 void cluster::stop() {
-  if (stopped_) return;
-  stopped_ = true;
-  asio::post(io_, [this] { load_timer_.cancel(); });
+  if (stopped_.exchange(true)) return;
+  asio::post(gossip_io_, [this] { load_timer_.cancel(); });
   links_->close();
   server_->close();
   if (gossip_) gossip_->stop();

@@ -4,6 +4,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -27,8 +28,12 @@ class cluster final : public scheduler::peer_network {
   using call_handler = std::function<boost::asio::awaitable<net::peer_reply>(
       net::peer_call, const std::string& peer_id)>;
 
-  cluster(boost::asio::io_context& io, const config::config& cfg, net::key_ring keys,
-          workloads::executor& executor, call_handler on_call);
+  // `io` runs the peer links; `gossip_io` runs gossip alone, on a thread of its own, so that
+  // probes are answered on time however busy the HTTP threads are (a late ack is how a healthy
+  // node gets suspected).
+  cluster(boost::asio::io_context& io, boost::asio::io_context& gossip_io,
+          const config::config& cfg, net::key_ring keys, workloads::executor& executor,
+          call_handler on_call);
   ~cluster() override;
 
   // Set before start(): sees every membership change (for metrics), on the gossip strand.
@@ -70,6 +75,7 @@ class cluster final : public scheduler::peer_network {
   void publish_load();
 
   boost::asio::io_context& io_;
+  boost::asio::io_context& gossip_io_;
   const config::config cfg_;
   const std::string id_;
   workloads::executor& executor_;
@@ -80,7 +86,7 @@ class cluster final : public scheduler::peer_network {
   std::unique_ptr<net::peer_server> server_;
   boost::asio::steady_timer load_timer_;
   std::function<void(const discovery::member_event&)> on_member_event_;
-  bool stopped_ = false;
+  std::atomic<bool> stopped_{false};
 };
 
 }  // namespace p2pfaas::node

@@ -215,7 +215,7 @@ node::node(config::config cfg)
     }
     warn_if_readable_by_others(cfg.cluster.key_file);
     cluster_ = std::make_unique<cluster>(
-        io_, cfg, std::get<net::key_ring>(std::move(keys)), *executor_,
+        io_, gossip_io_, cfg, std::get<net::key_ring>(std::move(keys)), *executor_,
         [this](net::peer_call call, const std::string& peer) {
           return handle_peer_call(std::move(call), peer);
         });
@@ -253,6 +253,11 @@ asio::ip::tcp::endpoint node::start() {
       cluster_->accept_peer(std::move(stream), std::move(req));
     });
     cluster_->start(bound);
+    gossip_work_.emplace(gossip_io_.get_executor());
+    gossip_thread_ = std::thread([this] {
+      pthread_setname_np(pthread_self(), "p2pfaas-gossip");
+      gossip_io_.run();
+    });
   }
   server_->start();
   work_.emplace(io_.get_executor());
@@ -301,7 +306,12 @@ void node::shutdown() {
       spdlog::warn("drain timeout: {} calls cut short", left);
     }
     // Links close before the server so that calls still waiting on a peer fail now.
-    if (cluster_) cluster_->stop();
+    if (cluster_) {
+      cluster_->stop();
+      gossip_work_.reset();
+      gossip_io_.stop();
+      if (gossip_thread_.joinable()) gossip_thread_.join();
+    }
     server_->stop();
     executor_->shutdown();
     work_.reset();

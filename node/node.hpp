@@ -96,7 +96,11 @@ class node {
   // The hint is the number of threads that run it: with one, Asio keeps handlers posted from that
   // thread in a private queue without taking the scheduler's lock.
   boost::asio::io_context io_;
-  // After io_: its timers and sockets must go before the context does. Null without a key.
+  boost::asio::io_context gossip_io_{1};
+  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>
+      gossip_work_;
+  std::thread gossip_thread_;
+  // After the contexts: its timers and sockets must go before they do. Null without a key.
   std::unique_ptr<cluster> cluster_;
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
   net::router routes_;

@@ -363,9 +363,10 @@ TEST(PeerProtocol, FuzzSeedsAreValidMessages) {
       ASSERT_EQ(next_frame(message, max_frame, frame), protocol_error::none) << name;
       peer_call call;
       peer_reply reply;
-      if (frame.type == frame_type::call) EXPECT_EQ(decode(frame.body, call), protocol_error::none);
-      if (frame.type == frame_type::reply) {
-        EXPECT_EQ(decode(frame.body, reply), protocol_error::none);
+      if (frame.type == frame_type::call) {
+        EXPECT_EQ(decode(frame.body, call), protocol_error::none) << name;
+      } else if (frame.type == frame_type::reply) {
+        EXPECT_EQ(decode(frame.body, reply), protocol_error::none) << name;
       }
     }
   }
