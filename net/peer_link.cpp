@@ -97,7 +97,8 @@ std::string close_text(const websocket::close_reason& reason) {
     default:
       text = "close code " + std::to_string(reason.code);
   }
-  if (!reason.reason.empty()) text += ": " + std::string(reason.reason.data(), reason.reason.size());
+  if (!reason.reason.empty())
+    text += ": " + std::string(reason.reason.data(), reason.reason.size());
   return text;
 }
 
@@ -145,8 +146,8 @@ struct peer_client::shared {
   opener server_tokens;     // opens the servers' 101 credentials
 
   std::atomic<bool> closed{false};
-  std::atomic<std::uint64_t> calls{0}, replies{0}, late_replies{0}, links_opened{0},
-      reconnects{0}, connect_failures{0};
+  std::atomic<std::uint64_t> calls{0}, replies{0}, late_replies{0}, links_opened{0}, reconnects{0},
+      connect_failures{0};
   std::array<std::atomic<std::uint64_t>, peer_error_count> failed{};
   std::atomic<std::size_t> open_links{0};
 };
@@ -180,7 +181,8 @@ class peer_client::link : public std::enable_shared_from_this<link> {
 
   const strand_type& strand() const { return strand_; }
 
-  void start(handler_type handler, peer_call call, std::string address, steady::time_point deadline);
+  void start(handler_type handler, peer_call call, std::string address,
+             steady::time_point deadline);
   // Final: fails everything pending and every later call with `error`.
   void shut_down(peer_error error, std::string message);
 
@@ -266,7 +268,14 @@ class peer_client::link : public std::enable_shared_from_this<link> {
 
 void peer_client::link::start(handler_type handler, peer_call call, std::string address,
                               steady::time_point deadline) {
-  if (!address.empty() && address != address_) address_ = std::move(address);
+  if (!address.empty() && address != address_) {
+    address_ = std::move(address);
+    // The backoff was earned by the old address; the new one deserves a try now.
+    if (state_ == link_state::backoff) {
+      state_ = link_state::idle;
+      backoff_ = min_backoff;
+    }
+  }
   if (state_ == link_state::closed) {
     return finish_now(std::move(handler), closed_error_, closed_message_);
   }
@@ -291,8 +300,8 @@ void peer_client::link::start(handler_type handler, peer_call call, std::string 
   s.call = std::move(call);
   s.started = now;
   s.timer.expires_at(deadline);
-  s.timer.async_wait([self = shared_from_this(), index, generation = s.generation](
-                         const boost::system::error_code& ec) {
+  s.timer.async_wait([self = shared_from_this(), index,
+                      generation = s.generation](const boost::system::error_code& ec) {
     if (!ec) self->on_deadline(index, generation);
   });
 
@@ -378,10 +387,10 @@ void peer_client::link::send(std::uint32_t index) {
   const auto e = encode(request_id(index, s.generation), s.call, shared_->options.max_frame_bytes,
                         conn_->out.buffer(encoded_size(s.call)));
   if (e != protocol_error::none) {
-    complete(index, peer_outcome{peer_error::protocol,
-                                 "the call to " + peer_id_ + " cannot be sent: " +
-                                     std::string(to_string(e)),
-                                 {}});
+    complete(index, peer_outcome{
+                        peer_error::protocol,
+                        "the call to " + peer_id_ + " cannot be sent: " + std::string(to_string(e)),
+                        {}});
     return;
   }
   s.state = slot_state::sent;
@@ -523,8 +532,7 @@ asio::awaitable<bool> peer_client::link::open(connection& conn, peer_error& erro
     } else if (handshake_ec == websocket::error::upgrade_declined) {
       problem = where + " declined the upgrade (" + std::to_string(res.result_int()) + ")";
     } else if (handshake_ec == beast::error::timeout) {
-      problem = where + " did not complete the upgrade within " +
-                ms_text(options.connect_timeout);
+      problem = where + " did not complete the upgrade within " + ms_text(options.connect_timeout);
     } else {
       problem = "upgrade to " + where + " failed: " + handshake_ec.message();
     }
@@ -563,8 +571,8 @@ void peer_client::link::on_open(const std::shared_ptr<connection>& conn) {
   pump();
 }
 
-void peer_client::link::on_connect_failed(const std::shared_ptr<connection>& conn,
-                                          peer_error error, const std::string& problem) {
+void peer_client::link::on_connect_failed(const std::shared_ptr<connection>& conn, peer_error error,
+                                          const std::string& problem) {
   if (conn != conn_) return;
   close_connection();
   shared_->connect_failures.fetch_add(1, std::memory_order_relaxed);
@@ -651,8 +659,7 @@ asio::awaitable<void> peer_client::link::read_loop(std::shared_ptr<connection> c
 
 bool peer_client::link::on_message(connection& conn, std::string& problem) {
   const auto data = conn.in.cdata();
-  std::span<const std::uint8_t> message(static_cast<const std::uint8_t*>(data.data()),
-                                        data.size());
+  std::span<const std::uint8_t> message(static_cast<const std::uint8_t*>(data.data()), data.size());
   while (!message.empty()) {
     frame_view frame;
     if (auto e = next_frame(message, shared_->options.max_frame_bytes, frame);
@@ -661,8 +668,8 @@ bool peer_client::link::on_message(connection& conn, std::string& problem) {
       return false;
     }
     if (frame.type != frame_type::reply) {
-      problem = peer_id_ + " sent a frame of type " +
-                std::to_string(static_cast<int>(frame.type)) + " on a calling link";
+      problem = peer_id_ + " sent a frame of type " + std::to_string(static_cast<int>(frame.type)) +
+                " on a calling link";
       return false;
     }
     const auto index = static_cast<std::uint32_t>(frame.request_id);
@@ -703,7 +710,8 @@ std::shared_ptr<peer_client::link> peer_client::find_or_add(const std::string& p
   // Checked under the lock that close() takes, so no link can be added after close() ran.
   if (shared_->closed.load()) return nullptr;
   auto it = links_.find(peer_id);
-  if (it == links_.end()) it = links_.emplace(peer_id, std::make_shared<link>(io_, shared_, peer_id)).first;
+  if (it == links_.end())
+    it = links_.emplace(peer_id, std::make_shared<link>(io_, shared_, peer_id)).first;
   return it->second;
 }
 
@@ -726,15 +734,13 @@ asio::awaitable<peer_outcome> peer_client::call(std::string peer_id, std::string
     co_return peer_outcome{peer_error::shut_down, "peer links are shut down", {}};
   }
   co_return co_await asio::async_initiate<const asio::use_awaitable_t<>&, void(peer_outcome)>(
-      [](auto handler, std::shared_ptr<link> l, peer_call c, std::string a,
-         steady::time_point d) {
+      [](auto handler, std::shared_ptr<link> l, peer_call c, std::string a, steady::time_point d) {
         const strand_type strand = l->strand();
         asio::any_io_executor executor = asio::get_associated_executor(handler);
         link::handler_type h(link::handler_type::erased(std::move(handler)), std::move(executor));
-        asio::dispatch(strand, [l = std::move(l), h = std::move(h), c = std::move(c),
-                                a = std::move(a), d]() mutable {
-          l->start(std::move(h), std::move(c), std::move(a), d);
-        });
+        asio::dispatch(strand,
+                       [l = std::move(l), h = std::move(h), c = std::move(c), a = std::move(a),
+                        d]() mutable { l->start(std::move(h), std::move(c), std::move(a), d); });
       },
       asio::use_awaitable, std::move(target), std::move(call), std::move(address), deadline);
 }

@@ -25,7 +25,7 @@ struct link_options {
   // A link pings every 1.5 intervals and is declared dead when nothing (no pong, no frame) came
   // for 3 intervals, or 1.5 right after a ping.
   std::chrono::milliseconds ping_interval{1000};
-  std::size_t max_frame_bytes = 11 << 20;  // largest WebSocket message read or written
+  std::size_t max_frame_bytes = 11 << 20;          // largest WebSocket message read or written
   std::chrono::milliseconds replay_window{30000};  // for the upgrade credentials
 };
 
@@ -79,7 +79,7 @@ class peer_client {
   // Sends `call` to `peer_id` at `address` ("host:port" of its HTTP listener: IPv4, [IPv6] or a
   // name) and resumes the caller on its own executor. Never hangs past `deadline` (timed_out
   // then). A link that dies fails every call pending on it at once (link_lost). A new address
-  // for a known peer is used from its next connection on.
+  // for a known peer is used from its next connection on, and ends a backoff at once.
   boost::asio::awaitable<peer_outcome> call(std::string peer_id, std::string address,
                                             peer_call call,
                                             std::chrono::steady_clock::time_point deadline);
@@ -93,6 +93,7 @@ class peer_client {
   std::size_t link_count() const;  // open links
   peer_client_stats stats() const;
 
+  // Defined in peer_link.cpp; public only so that its helpers can name them.
   struct shared;
   class link;
 

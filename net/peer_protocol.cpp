@@ -43,7 +43,6 @@ class sink {
     u16(static_cast<std::uint16_t>(s.size()));
     bytes(s);
   }
-  char* at() const { return at_; }
 
  private:
   void bytes(const std::string& s) {
@@ -116,8 +115,8 @@ bool valid_status(int status) {
 }
 
 protocol_error check(const peer_call& c) {
-  for (const auto* s : {&c.function, &c.path_rest, &c.query, &c.content_type, &c.call_id,
-                        &c.traceparent}) {
+  for (const auto* s :
+       {&c.function, &c.path_rest, &c.query, &c.content_type, &c.call_id, &c.traceparent}) {
     if (!string_fits(*s)) return protocol_error::string_too_long;
   }
   if (c.headers.size() > max_peer_list_entries || c.path.size() > max_peer_list_entries) {
@@ -279,11 +278,11 @@ std::size_t encoded_size(const peer_call& c) {
 }
 
 std::size_t encoded_size(const peer_reply& r) {
-  std::size_t n = peer_frame_header_bytes + reply_fixed_bytes + str_size(r.content_type) +
-                  str_size(r.outcome) + str_size(r.executed_on) + 2 + 3 * 2 +
-                  8 * (r.total_seconds.size() + r.scheduling_seconds.size() +
-                       r.probing_seconds.size()) +
-                  blob_size(r.body);
+  std::size_t n =
+      peer_frame_header_bytes + reply_fixed_bytes + str_size(r.content_type) + str_size(r.outcome) +
+      str_size(r.executed_on) + 2 + 3 * 2 +
+      8 * (r.total_seconds.size() + r.scheduling_seconds.size() + r.probing_seconds.size()) +
+      blob_size(r.body);
   for (const auto& id : r.path) n += str_size(id);
   return n;
 }
@@ -315,25 +314,23 @@ protocol_error encode(std::uint64_t request_id, const peer_call& c, std::size_t 
 protocol_error encode(std::uint64_t request_id, const peer_reply& r, std::size_t max_frame_bytes,
                       std::string& out) {
   if (auto e = check(r); e != protocol_error::none) return e;
-  return append_frame(frame_type::reply, request_id, encoded_size(r), max_frame_bytes, out,
-                      r.body, [&](sink& w) {
-                        w.u16(static_cast<std::uint16_t>(r.status));
-                        w.u8((r.executed ? flag_executed : 0) |
-                             (r.cold_start ? flag_cold_start : 0));
-                        w.u32(static_cast<std::uint32_t>(r.retry_after_seconds));
-                        w.f64(r.execution_seconds);
-                        w.str(r.content_type);
-                        w.str(r.outcome);
-                        w.str(r.executed_on);
-                        w.u16(static_cast<std::uint16_t>(r.path.size()));
-                        for (const auto& id : r.path) w.str(id);
-                        for (const auto* list :
-                             {&r.total_seconds, &r.scheduling_seconds, &r.probing_seconds}) {
-                          w.u16(static_cast<std::uint16_t>(list->size()));
-                          for (double v : *list) w.f64(v);
-                        }
-                        w.u32(static_cast<std::uint32_t>(r.body.size()));
-                      });
+  return append_frame(
+      frame_type::reply, request_id, encoded_size(r), max_frame_bytes, out, r.body, [&](sink& w) {
+        w.u16(static_cast<std::uint16_t>(r.status));
+        w.u8((r.executed ? flag_executed : 0) | (r.cold_start ? flag_cold_start : 0));
+        w.u32(static_cast<std::uint32_t>(r.retry_after_seconds));
+        w.f64(r.execution_seconds);
+        w.str(r.content_type);
+        w.str(r.outcome);
+        w.str(r.executed_on);
+        w.u16(static_cast<std::uint16_t>(r.path.size()));
+        for (const auto& id : r.path) w.str(id);
+        for (const auto* list : {&r.total_seconds, &r.scheduling_seconds, &r.probing_seconds}) {
+          w.u16(static_cast<std::uint16_t>(list->size()));
+          for (double v : *list) w.f64(v);
+        }
+        w.u32(static_cast<std::uint32_t>(r.body.size()));
+      });
 }
 
 void encode_cancel(std::uint64_t request_id, std::string& out) {
@@ -446,10 +443,9 @@ void frame_queue::clear() {
 
 std::string make_peer_token(const key_ring& keys, std::string_view node_id, wall_time now,
                             const random_source& random) {
-  auto sealed = seal(keys,
-                     std::span(reinterpret_cast<const std::uint8_t*>(node_id.data()),
-                               node_id.size()),
-                     now, random, peer_upgrade_label);
+  auto sealed =
+      seal(keys, std::span(reinterpret_cast<const std::uint8_t*>(node_id.data()), node_id.size()),
+           now, random, peer_upgrade_label);
   std::string value(peer_auth_scheme);
   value += ' ';
   value += base64(sealed);
@@ -462,8 +458,8 @@ std::optional<std::string> open_peer_token(opener& keys, std::string_view value,
     problem = "no P2pfaas-Peer credentials";
     return std::nullopt;
   }
-  if (value.size() <= peer_auth_scheme.size() || value.substr(0, peer_auth_scheme.size()) !=
-                                                     peer_auth_scheme ||
+  if (value.size() <= peer_auth_scheme.size() ||
+      value.substr(0, peer_auth_scheme.size()) != peer_auth_scheme ||
       value[peer_auth_scheme.size()] != ' ') {
     problem = "credentials are not of the P2pfaas-Peer scheme";
     return std::nullopt;

@@ -20,8 +20,8 @@ struct peer_call {
   std::vector<std::pair<std::string, std::string>> headers;  // the request's X-* headers
   std::string payload;
   std::string call_id, traceparent;
-  std::uint32_t timeout_ms = 0;  // time the call has left when sent
-  double deadline_seconds = 0;   // soft deadline left, 0 = none
+  std::uint32_t timeout_ms = 0;   // time the call has left when sent
+  double deadline_seconds = 0;    // soft deadline left, 0 = none
   std::vector<std::string> path;  // node ids the call went through, origin first, sender last
 
   friend bool operator==(const peer_call&, const peer_call&) = default;
@@ -30,8 +30,8 @@ struct peer_call {
 struct peer_reply {
   int status = 200;
   std::string content_type, body;
-  std::string outcome;      // the receiver's outcome name ("ok", "full", "timed_out", ...)
-  std::string executed_on;  // node id that ran it
+  std::string outcome;            // the receiver's outcome name ("ok", "full", "timed_out", ...)
+  std::string executed_on;        // node id that ran it
   std::vector<std::string> path;  // node ids from the receiver onward, receiver first
   std::vector<double> total_seconds, scheduling_seconds, probing_seconds;  // one per node of path
   double execution_seconds = 0;
@@ -107,8 +107,8 @@ protocol_error decode(std::span<const std::uint8_t> body, peer_reply& out);
 std::size_t encoded_size(const peer_call& call);
 std::size_t encoded_size(const peer_reply& reply);
 // Append one frame to `out`, which is left unchanged when a limit is broken.
-protocol_error encode(std::uint64_t request_id, const peer_call& call,
-                      std::size_t max_frame_bytes, std::string& out);
+protocol_error encode(std::uint64_t request_id, const peer_call& call, std::size_t max_frame_bytes,
+                      std::string& out);
 protocol_error encode(std::uint64_t request_id, const peer_reply& reply,
                       std::size_t max_frame_bytes, std::string& out);
 void encode_cancel(std::uint64_t request_id, std::string& out);
@@ -138,7 +138,8 @@ class frame_queue {
 };
 
 // Upgrade authentication. The client's upgrade request carries
-//   Authorization: P2pfaas-Peer <base64 of seal(keys, its node id, now, random, peer_upgrade_label)>
+//   Authorization: P2pfaas-Peer <base64 of seal(keys, its node id, now, random,
+//   peer_upgrade_label)>
 // and the server's 101 answers with a value of the same form, sealed over the server's node id,
 // in peer_auth_response_header. Each side opens the other's with an opener, so a stale or replayed
 // value is refused like a forged one.

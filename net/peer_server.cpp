@@ -133,8 +133,7 @@ asio::awaitable<void> peer_server::session::serve() {
 
 bool peer_server::session::on_message(std::string& problem) {
   const auto data = in.cdata();
-  std::span<const std::uint8_t> message(static_cast<const std::uint8_t*>(data.data()),
-                                        data.size());
+  std::span<const std::uint8_t> message(static_cast<const std::uint8_t*>(data.data()), data.size());
   while (!message.empty()) {
     frame_view frame;
     if (auto e = next_frame(message, shared_->options.max_frame_bytes, frame);
@@ -189,12 +188,11 @@ void peer_server::session::send_reply(std::uint64_t id, const peer_reply& reply)
     }
   }
   const auto max = shared_->options.max_frame_bytes;
-  if (auto e = encode(id, reply, max, out.buffer(encoded_size(reply)));
-      e != protocol_error::none) {
-    const auto fallback = failed_reply(
-        http::status::bad_gateway, "reply_too_large",
-        "the reply of " + shared_->self_id + " cannot be carried back: " + std::string(to_string(e)),
-        shared_->self_id);
+  if (auto e = encode(id, reply, max, out.buffer(encoded_size(reply))); e != protocol_error::none) {
+    const auto fallback = failed_reply(http::status::bad_gateway, "reply_too_large",
+                                       "the reply of " + shared_->self_id +
+                                           " cannot be carried back: " + std::string(to_string(e)),
+                                       shared_->self_id);
     if (encode(id, fallback, max, out.buffer(encoded_size(fallback))) != protocol_error::none) {
       return;
     }
@@ -232,8 +230,8 @@ void peer_server::session::stop() {
 
 namespace {
 
-asio::awaitable<void> upgrade(std::shared_ptr<peer_server::shared> state,
-                              beast::tcp_stream stream, request req) {
+asio::awaitable<void> upgrade(std::shared_ptr<peer_server::shared> state, beast::tcp_stream stream,
+                              request req) {
   using shared = peer_server::shared;
   if (state->closed) {
     state->upgrades_refused.fetch_add(1, std::memory_order_relaxed);
@@ -246,17 +244,17 @@ asio::awaitable<void> upgrade(std::shared_ptr<peer_server::shared> state,
   std::optional<std::string> peer;
   {
     std::lock_guard lock(state->mutex);
-    peer = open_peer_token(state->client_tokens, req[http::field::authorization],
-                           wall_clock::now(), problem);
+    peer = open_peer_token(state->client_tokens, req[http::field::authorization], wall_clock::now(),
+                           problem);
   }
   if (!peer) {
     state->upgrades_refused.fetch_add(1, std::memory_order_relaxed);
     boost::system::error_code ec;
     const auto remote = stream.socket().remote_endpoint(ec);
     spdlog::warn("peer upgrade from {} refused: {}", remote.address().to_string(), problem);
-    co_await refuse(stream, req.version(),
-                    json_error(http::status::unauthorized, "unauthorized",
-                               "peer upgrade refused: " + problem));
+    co_await refuse(
+        stream, req.version(),
+        json_error(http::status::unauthorized, "unauthorized", "peer upgrade refused: " + problem));
     co_return;
   }
 
@@ -320,8 +318,8 @@ peer_server::peer_server(key_ring keys, std::string self_id, link_options option
       options.max_frame_bytes < peer_frame_header_bytes) {
     throw std::invalid_argument("peer_server: unusable link options");
   }
-  shared_ = std::make_shared<shared>(std::move(keys), std::move(self_id), options,
-                                     std::move(on_call));
+  shared_ =
+      std::make_shared<shared>(std::move(keys), std::move(self_id), options, std::move(on_call));
 }
 
 peer_server::~peer_server() {
@@ -334,7 +332,8 @@ void peer_server::accept(beast::tcp_stream stream, request req) {
 }
 
 std::function<void(beast::tcp_stream, request)> peer_server::upgrade_handler() {
-  return [this](beast::tcp_stream stream, request req) { accept(std::move(stream), std::move(req)); };
+  return
+      [this](beast::tcp_stream stream, request req) { accept(std::move(stream), std::move(req)); };
 }
 
 void peer_server::close() {

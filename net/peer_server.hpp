@@ -32,8 +32,8 @@ class peer_server {
  public:
   // The peer id is the node id the caller proved with the cluster key. The handler runs on the
   // link's executor; an exception it throws becomes a 500 reply.
-  using handler = std::function<boost::asio::awaitable<peer_reply>(peer_call,
-                                                                   const std::string& peer_id)>;
+  using handler =
+      std::function<boost::asio::awaitable<peer_reply>(peer_call, const std::string& peer_id)>;
 
   // Throws std::invalid_argument for an empty key ring or an unusable option.
   peer_server(key_ring keys, std::string self_id, link_options options, handler on_call);
@@ -54,6 +54,7 @@ class peer_server {
   std::size_t sessions() const;
   peer_server_stats stats() const;
 
+  // Defined in peer_server.cpp; public only so that its helpers can name them.
   struct shared;
   struct session;
 

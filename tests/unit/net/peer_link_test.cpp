@@ -147,8 +147,8 @@ class freezable_proxy {
       if (ec) co_return;
       auto client = std::make_shared<tcp::socket>(std::move(socket));
       auto server = std::make_shared<tcp::socket>(io_);
-      auto [connect_ec] = co_await server->async_connect(
-          {asio::ip::make_address("127.0.0.1"), target_}, use_tuple);
+      auto [connect_ec] =
+          co_await server->async_connect({asio::ip::make_address("127.0.0.1"), target_}, use_tuple);
       if (connect_ec) continue;
       asio::co_spawn(io_, pump(client, server), asio::detached);
       asio::co_spawn(io_, pump(server, client), asio::detached);
@@ -160,7 +160,8 @@ class freezable_proxy {
       auto [ec, n] = co_await from->async_read_some(asio::buffer(buffer), use_tuple);
       if (ec) break;
       while (frozen_) co_await pause(5ms);
-      auto [write_ec, written] = co_await asio::async_write(*to, asio::buffer(buffer, n), use_tuple);
+      auto [write_ec, written] =
+          co_await asio::async_write(*to, asio::buffer(buffer, n), use_tuple);
       if (write_ec) break;
     }
     boost::system::error_code ignored;
@@ -223,8 +224,8 @@ class PeerLinkTest : public ::testing::Test {
       node_->kill();
       retired_.push_back(std::move(node_));
     }
-    node_ = std::make_unique<test_node>(io_, std::move(keys), std::move(id), options, handler(),
-                                        port);
+    node_ =
+        std::make_unique<test_node>(io_, std::move(keys), std::move(id), options, handler(), port);
   }
   void start_client(link_options options = {}, key_ring keys = cluster) {
     client_ = std::make_unique<peer_client>(io_, std::move(keys), "node-a", options);
@@ -363,7 +364,8 @@ TEST_F(PeerLinkTest, UpgradeWithoutTheKeyIs401) {
   EXPECT_EQ(plain.status, 401);
   EXPECT_NE(plain.body.find(R"("code":"unauthorized")"), std::string::npos) << plain.body;
 
-  auto wrong_key = try_upgrade(node_->port, make_peer_token(ring_of({9}), "node-a", wall_clock::now()));
+  auto wrong_key =
+      try_upgrade(node_->port, make_peer_token(ring_of({9}), "node-a", wall_clock::now()));
   EXPECT_EQ(wrong_key.status, 401);
   EXPECT_NE(wrong_key.body.find("not sealed with our cluster key"), std::string::npos);
   EXPECT_TRUE(wrong_key.server_token.empty());  // nothing proven to an unknown caller
@@ -519,6 +521,11 @@ TEST_F(PeerLinkTest, UnreachablePeerFailsFastAndBacksOff) {
   EXPECT_EQ(second.error, peer_error::connect_failed);
   EXPECT_NE(second.message.find("next attempt in"), std::string::npos) << second.message;
 
+  // A new address for the peer is tried at once, backoff or not.
+  start_node();
+  auto moved = call(payload_call("moved"), 5s, "node-b", node_->address());
+  EXPECT_TRUE(moved.ok()) << moved.message;
+
   auto nonsense = call(payload_call("x"), 5s, "node-x", "no-port-here");
   EXPECT_EQ(nonsense.error, peer_error::connect_failed) << nonsense.message;
   EXPECT_EQ(client_->stats().connect_failures, 2u);
@@ -527,7 +534,8 @@ TEST_F(PeerLinkTest, UnreachablePeerFailsFastAndBacksOff) {
 TEST_F(PeerLinkTest, HostNamesAreResolved) {
   start_node();
   start_client();
-  auto outcome = call(payload_call("by name"), 5s, "node-b", "localhost:" + std::to_string(node_->port));
+  auto outcome =
+      call(payload_call("by name"), 5s, "node-b", "localhost:" + std::to_string(node_->port));
   ASSERT_TRUE(outcome.ok()) << outcome.message;
   EXPECT_EQ(outcome.reply.body, "by name");
 }
@@ -608,6 +616,59 @@ TEST_F(PeerLinkTest, CallOverOurLimitFailsWithoutALink) {
   EXPECT_EQ(outcome.error, peer_error::protocol);
   EXPECT_NE(outcome.message.find("over max_frame_bytes"), std::string::npos) << outcome.message;
   EXPECT_EQ(client_->stats().links_opened, 0u);
+}
+
+TEST_F(PeerLinkTest, MalformedFrameFromTheCallerClosesTheLinkWithAReason) {
+  start_node();
+  asio::io_context io;
+  websocket::stream<tcp::socket> ws(io);
+  ws.next_layer().connect({asio::ip::make_address("127.0.0.1"), node_->port});
+  ws.set_option(websocket::stream_base::decorator([](websocket::request_type& req) {
+    req.set(http::field::authorization, make_peer_token(cluster, "node-a", wall_clock::now()));
+  }));
+  ws.handshake("127.0.0.1", "/peer");
+  ws.binary(true);
+  ws.write(asio::buffer(std::string("\x05\x00\x00\x00garbage")));
+  beast::flat_buffer buffer;
+  boost::system::error_code ec;
+  ws.read(buffer, ec);
+  EXPECT_EQ(ec, websocket::error::closed);
+  EXPECT_EQ(ws.reason().code, websocket::close_code::protocol_error);
+  EXPECT_NE(std::string(ws.reason().reason.data(), ws.reason().reason.size()).find("malformed"),
+            std::string::npos);
+  EXPECT_EQ(node_->server.stats().protocol_errors, 1u);
+  EXPECT_EQ(started_, 0);
+}
+
+// A peer that passes the upgrade, reads one message and answers it with `answer`.
+asio::awaitable<void> bad_peer(tcp::acceptor& acceptor, std::string answer) {
+  auto [ec, socket] = co_await acceptor.async_accept(use_tuple);
+  if (ec) co_return;
+  websocket::stream<tcp::socket> ws(std::move(socket));
+  ws.set_option(websocket::stream_base::decorator([](websocket::response_type& res) {
+    res.set(peer_auth_response_header, make_peer_token(cluster, "node-b", wall_clock::now()));
+  }));
+  auto [accept_ec] = co_await ws.async_accept(use_tuple);
+  if (accept_ec) co_return;
+  beast::flat_buffer buffer;
+  auto [read_ec, n] = co_await ws.async_read(buffer, use_tuple);
+  if (read_ec) co_return;
+  ws.binary(true);
+  co_await ws.async_write(asio::buffer(answer), use_tuple);
+  co_await ws.async_read(buffer, use_tuple);  // until the caller hangs up
+}
+
+TEST_F(PeerLinkTest, MalformedReplyFailsTheLinksCallsWithProtocol) {
+  start_client();
+  tcp::acceptor acceptor(io_, {asio::ip::make_address("127.0.0.1"), 0});
+  const std::string address = "127.0.0.1:" + std::to_string(acceptor.local_endpoint().port());
+  asio::co_spawn(io_, bad_peer(acceptor, "\x0e\x00\x00\x00\x01\x02 truncated"), asio::detached);
+  auto outcome = call(payload_call("x"), 10s, "node-b", address);
+  EXPECT_EQ(outcome.error, peer_error::protocol) << outcome.message;
+  EXPECT_NE(outcome.message.find("link to node-b lost: malformed"), std::string::npos)
+      << outcome.message;
+  boost::system::error_code ignored;
+  acceptor.close(ignored);
 }
 
 TEST_F(PeerLinkTest, HandlerFailureIsA500Reply) {

@@ -403,13 +403,13 @@ TEST(PeerProtocol, TokenProblemsAreRefused) {
   EXPECT_FALSE(open_peer_token(keys, make_peer_token(ring_of(1), "bad\nid", t0), t0, problem));
   // Sealed for another purpose (a gossip envelope): not an upgrade token.
   const std::string id = "node-a";
-  auto gossip = seal(ring_of(1),
-                     std::span(reinterpret_cast<const std::uint8_t*>(id.data()), id.size()), t0,
-                     system_random, gossip_envelope_label);
+  auto gossip =
+      seal(ring_of(1), std::span(reinterpret_cast<const std::uint8_t*>(id.data()), id.size()), t0,
+           system_random, gossip_envelope_label);
   std::string encoded(4 * ((gossip.size() + 2) / 3) + 1, '\0');
-  encoded.resize(static_cast<std::size_t>(
-      EVP_EncodeBlock(reinterpret_cast<unsigned char*>(encoded.data()), gossip.data(),
-                      static_cast<int>(gossip.size()))));
+  encoded.resize(
+      static_cast<std::size_t>(EVP_EncodeBlock(reinterpret_cast<unsigned char*>(encoded.data()),
+                                               gossip.data(), static_cast<int>(gossip.size()))));
   EXPECT_FALSE(open_peer_token(keys, "P2pfaas-Peer " + encoded, t0, problem));
   EXPECT_NE(problem.find("not sealed with our cluster key"), std::string::npos) << problem;
 }
