@@ -44,7 +44,10 @@ constexpr milliseconds max_backoff{5000};
 constexpr std::size_t mask_buffer_bytes = 64 * 1024;
 
 using ws_stream = websocket::stream<beast::tcp_stream>;
-using strand_type = asio::strand<asio::io_context::executor_type>;
+// A strand when several threads run the io_context; the context's own executor when one does,
+// since that thread already serialises the link and a strand would only add a lock and a queue
+// per handler (as in http_server).
+using strand_type = asio::any_io_executor;
 
 struct host_port {
   std::string host, port;
@@ -177,7 +180,10 @@ class peer_client::link : public std::enable_shared_from_this<link> {
   };
 
   link(asio::io_context& io, std::shared_ptr<shared> state, std::string peer_id)
-      : strand_(asio::make_strand(io)), shared_(std::move(state)), peer_id_(std::move(peer_id)) {}
+      : strand_(state->options.strands ? strand_type(asio::make_strand(io))
+                                       : strand_type(io.get_executor())),
+        shared_(std::move(state)),
+        peer_id_(std::move(peer_id)) {}
 
   const strand_type& strand() const { return strand_; }
 

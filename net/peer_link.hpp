@@ -27,6 +27,8 @@ struct link_options {
   std::chrono::milliseconds ping_interval{1000};
   std::size_t max_frame_bytes = 11 << 20;          // largest WebSocket message read or written
   std::chrono::milliseconds replay_window{30000};  // for the upgrade credentials
+  // Each client link on its own strand. Off only when a single thread runs the io_context.
+  bool strands = true;
 };
 
 enum class peer_error {

@@ -62,7 +62,7 @@ std::optional<std::string> hostname_address(asio::io_context& io) {
   return std::nullopt;
 }
 
-net::link_options link_options_of(const config::config& cfg) {
+net::link_options link_options_of(const config::config& cfg, int io_threads) {
   net::link_options o;
   o.max_in_flight = static_cast<std::size_t>(cfg.cluster.link_max_in_flight);
   o.connect_timeout = millis(cfg.cluster.link_connect_timeout_seconds);
@@ -70,6 +70,7 @@ net::link_options link_options_of(const config::config& cfg) {
   // A forwarded call carries a whole request body, plus its headers and routing.
   o.max_frame_bytes = static_cast<std::size_t>(cfg.http.max_body_bytes) + (1u << 20);
   o.replay_window = millis(cfg.cluster.replay_window_seconds);
+  o.strands = io_threads > 1;
   return o;
 }
 
@@ -93,8 +94,9 @@ std::string cluster::advertise_address(const config::config& cfg,
   return join_host_port("127.0.0.1", bound.port());
 }
 
-cluster::cluster(asio::io_context& io, asio::io_context& gossip_io, const config::config& cfg,
-                 net::key_ring keys, workloads::executor& executor, call_handler on_call)
+cluster::cluster(asio::io_context& io, int io_threads, asio::io_context& gossip_io,
+                 const config::config& cfg, net::key_ring keys, workloads::executor& executor,
+                 call_handler on_call)
     : io_(io),
       gossip_io_(gossip_io),
       cfg_(cfg),
@@ -102,9 +104,9 @@ cluster::cluster(asio::io_context& io, asio::io_context& gossip_io, const config
       executor_(executor),
       keys_(std::move(keys)),
       load_timer_(gossip_io) {
-  links_ = std::make_unique<net::peer_client>(io_, keys_, id_, link_options_of(cfg_));
+  links_ = std::make_unique<net::peer_client>(io_, keys_, id_, link_options_of(cfg_, io_threads));
   server_ =
-      std::make_unique<net::peer_server>(keys_, id_, link_options_of(cfg_), std::move(on_call));
+      std::make_unique<net::peer_server>(keys_, id_, link_options_of(cfg_, io_threads), std::move(on_call));
 }
 
 cluster::~cluster() {

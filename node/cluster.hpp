@@ -31,7 +31,7 @@ class cluster final : public scheduler::peer_network {
   // `io` runs the peer links; `gossip_io` runs gossip alone, on a thread of its own, so that
   // probes are answered on time however busy the HTTP threads are (a late ack is how a healthy
   // node gets suspected).
-  cluster(boost::asio::io_context& io, boost::asio::io_context& gossip_io,
+  cluster(boost::asio::io_context& io, int io_threads, boost::asio::io_context& gossip_io,
           const config::config& cfg, net::key_ring keys, workloads::executor& executor,
           call_handler on_call);
   ~cluster() override;

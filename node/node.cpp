@@ -215,7 +215,7 @@ node::node(config::config cfg)
     }
     warn_if_readable_by_others(cfg.cluster.key_file);
     cluster_ = std::make_unique<cluster>(
-        io_, gossip_io_, cfg, std::get<net::key_ring>(std::move(keys)), *executor_,
+        io_, io_threads_, gossip_io_, cfg, std::get<net::key_ring>(std::move(keys)), *executor_,
         [this](net::peer_call call, const std::string& peer) {
           return handle_peer_call(std::move(call), peer);
         });
