@@ -364,26 +364,12 @@ void executor::worker_loop(std::uint64_t id, std::uint64_t seed) {
       // One spinner at a time: on a small box every extra spinning worker takes a core's
       // time slices from the I/O threads that produce the work (measured on 2 cores with two
       // nodes forwarding to each other: the second spinner cost a fifth of the throughput).
-      // And only while this core has nothing else to run: a yield that comes back late means
-      // another thread ran in between, so the box is oversubscribed (two nodes and a load
-      // generator on two cores, say) and spinning only steals time from whoever produces the
-      // work; then workers park at once for a while (measured: +24% forwarded throughput there,
-      // while a lone node keeps the spin's gain).
       int expected = 0;
-      auto now = clock::now();
-      if (now.time_since_epoch().count() >= no_spin_until_.load(std::memory_order_relaxed) &&
-          spinners_.compare_exchange_strong(expected, 1, std::memory_order_acq_rel)) {
+      if (spinners_.compare_exchange_strong(expected, 1, std::memory_order_acq_rel)) {
         lock.unlock();
-        const auto spin_until = now + spin_before_park;
-        while (ready_count_.load(std::memory_order_relaxed) == 0 && now < spin_until) {
+        const auto spin_until = clock::now() + spin_before_park;
+        while (ready_count_.load(std::memory_order_relaxed) == 0 && clock::now() < spin_until) {
           std::this_thread::yield();
-          const auto after = clock::now();
-          if (after - now > contended_yield) {
-            no_spin_until_.store((after + no_spin_after_contention).time_since_epoch().count(),
-                                 std::memory_order_relaxed);
-            break;
-          }
-          now = after;
         }
         spinners_.store(0, std::memory_order_release);
         lock.lock();

@@ -152,10 +152,7 @@ class executor {
   clock::time_point timer_wakes_at_ = clock::time_point::max();
   std::atomic<std::size_t> ready_count_{0};  // ready_.size(), readable without the lock
   static constexpr std::chrono::microseconds spin_before_park{50};
-  static constexpr std::chrono::microseconds contended_yield{10};
-  static constexpr std::chrono::milliseconds no_spin_after_contention{50};
   std::atomic<int> spinners_{0};
-  std::atomic<std::int64_t> no_spin_until_{0};  // steady_clock ticks
   int active_ = 0;  // slots taken: ready_ + running_
   std::map<std::string, instance_pool, std::less<>> pools_;
   double service_ewma_seconds_ = 0;
