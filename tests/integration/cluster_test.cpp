@@ -302,7 +302,7 @@ TEST_F(Cluster, ForgedDatagramsAreDroppedAndCounted) {
 TEST_F(Cluster, PeerUpgradeWithoutAValidKeyGets401) {
   auto node = start("u0");
   const std::string upgrade =
-      "GET /peer HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+      "GET /peer HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, close\r\nUpgrade: websocket\r\n"
       "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
   for (const std::string& auth :
        {std::string(), std::string("Authorization: P2pfaas-Peer AAAA\r\n"),
