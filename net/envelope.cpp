@@ -52,8 +52,7 @@ void system_random(std::span<std::uint8_t> out) {
 }
 
 std::vector<std::uint8_t> seal(const key_ring& ring, std::span<const std::uint8_t> payload,
-                               wall_time now, const random_source& random,
-                               std::string_view label) {
+                               wall_time now, const random_source& random, std::string_view label) {
   if (ring.keys.empty()) throw std::invalid_argument("seal: the key ring is empty");
   const auto& key = ring.keys.front();
 

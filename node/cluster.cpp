@@ -88,7 +88,8 @@ std::string cluster::advertise_address(const config::config& cfg,
   if (!is_wildcard(host)) return join_host_port(host, bound.port());
   asio::io_context io;
   for (const auto& seed : cfg.cluster.join) {
-    if (auto source = source_address_towards(io, seed)) return join_host_port(*source, bound.port());
+    if (auto source = source_address_towards(io, seed))
+      return join_host_port(*source, bound.port());
   }
   if (auto address = hostname_address(io)) return join_host_port(*address, bound.port());
   return join_host_port("127.0.0.1", bound.port());
@@ -105,8 +106,8 @@ cluster::cluster(asio::io_context& io, int io_threads, asio::io_context& gossip_
       keys_(std::move(keys)),
       load_timer_(gossip_io) {
   links_ = std::make_unique<net::peer_client>(io_, keys_, id_, link_options_of(cfg_, io_threads));
-  server_ =
-      std::make_unique<net::peer_server>(keys_, id_, link_options_of(cfg_, io_threads), std::move(on_call));
+  server_ = std::make_unique<net::peer_server>(keys_, id_, link_options_of(cfg_, io_threads),
+                                               std::move(on_call));
 }
 
 cluster::~cluster() {
@@ -131,8 +132,8 @@ void cluster::start(const asio::ip::tcp::endpoint& http_endpoint) {
   });
   gossip_->start();
   publish_load();
-  spdlog::info("cluster: gossip on udp {}, advertised as {}, {} seed(s)",
-               http_endpoint.port(), advertise_, cfg_.cluster.join.size());
+  spdlog::info("cluster: gossip on udp {}, advertised as {}, {} seed(s)", http_endpoint.port(),
+               advertise_, cfg_.cluster.join.size());
 }
 
 void cluster::publish_load() {
@@ -144,8 +145,8 @@ void cluster::publish_load() {
   record.slots = static_cast<std::uint32_t>(load.slots);
   record.recent_service_seconds = load.recent_service_seconds;
   gossip_->set_load(record);
-  load_timer_.expires_after(std::max(millis(cfg_.cluster.load_publish_seconds),
-                                     std::chrono::milliseconds(10)));
+  load_timer_.expires_after(
+      std::max(millis(cfg_.cluster.load_publish_seconds), std::chrono::milliseconds(10)));
   load_timer_.async_wait([this](boost::system::error_code ec) {
     if (!ec) publish_load();
   });

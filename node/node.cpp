@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <pthread.h>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <boost/asio/ip/address.hpp>
@@ -11,7 +12,6 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
-#include <sys/stat.h>
 
 #include "config/host_port.hpp"
 #include "net/cluster_key.hpp"
@@ -214,11 +214,11 @@ node::node(config::config cfg)
       throw std::runtime_error("cluster.key_file: " + *why);
     }
     warn_if_readable_by_others(cfg.cluster.key_file);
-    cluster_ = std::make_unique<cluster>(
-        io_, io_threads_, gossip_io_, cfg, std::get<net::key_ring>(std::move(keys)), *executor_,
-        [this](net::peer_call call, const std::string& peer) {
-          return handle_peer_call(std::move(call), peer);
-        });
+    cluster_ = std::make_unique<cluster>(io_, io_threads_, gossip_io_, cfg,
+                                         std::get<net::key_ring>(std::move(keys)), *executor_,
+                                         [this](net::peer_call call, const std::string& peer) {
+                                           return handle_peer_call(std::move(call), peer);
+                                         });
   }
   dispatcher_ = std::make_unique<scheduler::dispatcher>(*executor_, id_, cluster_.get());
   server_ = std::make_unique<net::http_server>(io_, routes_, server_limits_of(cfg), io_threads_);
@@ -249,9 +249,10 @@ asio::ip::tcp::endpoint node::start() {
   }
   auto bound = server_->listen({address, port});
   if (cluster_) {
-    server_->set_upgrade_handler("/peer", [this](boost::beast::tcp_stream stream, net::request req) {
-      cluster_->accept_peer(std::move(stream), std::move(req));
-    });
+    server_->set_upgrade_handler("/peer",
+                                 [this](boost::beast::tcp_stream stream, net::request req) {
+                                   cluster_->accept_peer(std::move(stream), std::move(req));
+                                 });
     cluster_->start(bound);
     gossip_work_.emplace(gossip_io_.get_executor());
     gossip_thread_ = std::thread([this] {
@@ -274,8 +275,9 @@ asio::ip::tcp::endpoint node::start() {
                cfg->executor.queue, cfg->scheduler.name);
   if (!cluster_) {
     if (!cfg->cluster.join.empty()) {
-      spdlog::warn("cluster.join is set but there is no cluster key (--cluster-key-file): the node "
-                   "refuses peers and runs alone");
+      spdlog::warn(
+          "cluster.join is set but there is no cluster key (--cluster-key-file): the node "
+          "refuses peers and runs alone");
     } else {
       spdlog::info("no cluster key: the node refuses peers and runs alone");
     }
@@ -496,18 +498,18 @@ void node::add_metrics() {
 void node::add_cluster_metrics() {
   auto* events = &metrics_.counter("p2pfaas_cluster_member_events_total",
                                    "Membership changes this node saw, by kind.", {"kind"});
-  cluster_->on_member_event([events](const discovery::member_event& e) {
-    events->add({discovery::to_string(e.kind)});
-  });
-  metrics_.computed("p2pfaas_cluster_members", "gauge",
-                    "Known nodes by state, this one included.", [this] {
+  cluster_->on_member_event(
+      [events](const discovery::member_event& e) { events->add({discovery::to_string(e.kind)}); });
+  metrics_.computed("p2pfaas_cluster_members", "gauge", "Known nodes by state, this one included.",
+                    [this] {
                       std::map<std::string, double> by_state{
                           {"alive", 0}, {"suspect", 0}, {"dead", 0}, {"left", 0}};
                       for (const auto& m : cluster_->gossip().snapshot()->members) {
                         by_state[std::string(discovery::to_string(m.state))] += 1;
                       }
                       std::vector<sample> out;
-                      for (const auto& [state, n] : by_state) out.push_back({{{"state", state}}, n});
+                      for (const auto& [state, n] : by_state)
+                        out.push_back({{{"state", state}}, n});
                       return out;
                     });
   auto gossip_counter = [this](std::string name, std::string help, auto field) {
@@ -522,22 +524,25 @@ void node::add_cluster_metrics() {
                           {{{"direction", "in"}}, static_cast<double>(st.messages_received)},
                           {{{"direction", "out"}}, static_cast<double>(st.messages_sent)}};
                     });
-  metrics_.computed("p2pfaas_gossip_bytes_total", "counter",
-                    "Gossip bytes on the wire (envelope included; rejected datagrams too).", [this] {
-                      auto st = cluster_->gossip().stats();
-                      return std::vector<sample>{
-                          {{{"direction", "in"}}, static_cast<double>(st.bytes_received)},
-                          {{{"direction", "out"}}, static_cast<double>(st.bytes_sent)}};
-                    });
+  metrics_.computed(
+      "p2pfaas_gossip_bytes_total", "counter",
+      "Gossip bytes on the wire (envelope included; rejected datagrams too).", [this] {
+        auto st = cluster_->gossip().stats();
+        return std::vector<sample>{{{{"direction", "in"}}, static_cast<double>(st.bytes_received)},
+                                   {{{"direction", "out"}}, static_cast<double>(st.bytes_sent)}};
+      });
   metrics_.computed(
       "p2pfaas_gossip_datagrams_rejected_total", "counter",
       "Datagrams dropped: forged or foreign key (bad_tag), replayed, stale, malformed.", [this] {
         auto r = cluster_->gossip().stats().rejected;
         std::vector<sample> out;
-        for (const auto& [reason, n] :
-             std::initializer_list<std::pair<const char*, std::uint64_t>>{
-                 {"too_short", r.too_short}, {"bad_version", r.bad_version}, {"bad_tag", r.bad_tag},
-                 {"stale", r.stale}, {"replayed", r.replayed}, {"cache_overflow", r.cache_overflow},
+        for (const auto& [reason, n] : std::initializer_list<std::pair<const char*, std::uint64_t>>{
+                 {"too_short", r.too_short},
+                 {"bad_version", r.bad_version},
+                 {"bad_tag", r.bad_tag},
+                 {"stale", r.stale},
+                 {"replayed", r.replayed},
+                 {"cache_overflow", r.cache_overflow},
                  {"decode", r.decode}}) {
           out.push_back({{{"reason", reason}}, static_cast<double>(n)});
         }
@@ -554,18 +559,17 @@ void node::add_cluster_metrics() {
                  [](const discovery::gossip_stats& s) { return s.refutations; });
   gossip_counter("p2pfaas_gossip_push_pulls_total", "Full-state exchanges this node started.",
                  [](const discovery::gossip_stats& s) { return s.push_pulls_sent; });
-  metrics_.computed("p2pfaas_gossip_awareness", "gauge",
-                    "Lifeguard local health score: 0 healthy, higher probes more slowly.", [this] {
-                      return std::vector<sample>{
-                          {{}, static_cast<double>(cluster_->gossip().stats().awareness)}};
-                    });
-  metrics_.computed("p2pfaas_peer_links", "gauge", "Open WebSocket links, by who opened them.",
-                    [this] {
-                      return std::vector<sample>{
-                          {{{"side", "client"}}, static_cast<double>(cluster_->links().link_count())},
-                          {{{"side", "server"}},
-                           static_cast<double>(cluster_->peer_endpoint().sessions())}};
-                    });
+  metrics_.computed(
+      "p2pfaas_gossip_awareness", "gauge",
+      "Lifeguard local health score: 0 healthy, higher probes more slowly.", [this] {
+        return std::vector<sample>{{{}, static_cast<double>(cluster_->gossip().stats().awareness)}};
+      });
+  metrics_.computed(
+      "p2pfaas_peer_links", "gauge", "Open WebSocket links, by who opened them.", [this] {
+        return std::vector<sample>{
+            {{{"side", "client"}}, static_cast<double>(cluster_->links().link_count())},
+            {{{"side", "server"}}, static_cast<double>(cluster_->peer_endpoint().sessions())}};
+      });
   metrics_.computed("p2pfaas_peer_upgrades_total", "counter",
                     "/peer upgrade requests, by result (refused: bad or no credentials).", [this] {
                       auto st = cluster_->peer_endpoint().stats();
@@ -609,15 +613,18 @@ void node::add_routes() {
       [this](net::request_context&) -> asio::awaitable<net::response> { co_return handle_load(); });
   routes_.add({verb::get, verb::post}, "/configuration",
               [this](net::request_context& ctx) { return handle_configuration(ctx); });
-  routes_.add({verb::get}, "/nodes", [this](net::request_context&) -> asio::awaitable<net::response> {
-    nlohmann::json body = cluster_ ? cluster_->nodes_json()
-                                   : nlohmann::json{{"self", id_}, {"nodes", nlohmann::json::array()}};
-    co_return net::json_response(http::status::ok, body.dump());
-  });
-  routes_.add({verb::get}, "/list", [this](net::request_context&) -> asio::awaitable<net::response> {
-    co_return net::json_response(http::status::ok,
-                                 (cluster_ ? cluster_->list_json() : nlohmann::json::array()).dump());
-  });
+  routes_.add({verb::get}, "/nodes",
+              [this](net::request_context&) -> asio::awaitable<net::response> {
+                nlohmann::json body =
+                    cluster_ ? cluster_->nodes_json()
+                             : nlohmann::json{{"self", id_}, {"nodes", nlohmann::json::array()}};
+                co_return net::json_response(http::status::ok, body.dump());
+              });
+  routes_.add(
+      {verb::get}, "/list", [this](net::request_context&) -> asio::awaitable<net::response> {
+        co_return net::json_response(
+            http::status::ok, (cluster_ ? cluster_->list_json() : nlohmann::json::array()).dump());
+      });
   // A WebSocket upgrade to /peer is taken over by the cluster before routing; what gets here is
   // a plain request, or any request when this node has no key.
   routes_.add({}, "/peer", [this](net::request_context&) -> asio::awaitable<net::response> {
@@ -735,16 +742,17 @@ asio::awaitable<net::response> node::handle_function(net::request_context& ctx) 
       route.front().total_seconds = total;
       res.set("X-P2pfaas-Timing-Total-Seconds-List",
               json_list(route, [](const scheduler::node_timing& t) { return t.total_seconds; }));
-      res.set("X-P2pfaas-Timing-Scheduling-Seconds-List",
-              json_list(route,
-                        [](const scheduler::node_timing& t) { return t.scheduling_seconds; }));
+      res.set(
+          "X-P2pfaas-Timing-Scheduling-Seconds-List",
+          json_list(route, [](const scheduler::node_timing& t) { return t.scheduling_seconds; }));
       res.set("X-P2pfaas-Timing-Probing-Seconds-List",
               json_list(route, [](const scheduler::node_timing& t) { return t.probing_seconds; }));
       res.set("X-P2pfaas-Externally-Executed", "True");
       res.set("X-P2pfaas-Hops", std::to_string(route.size() - 1));
       res.set("X-P2pfaas-Peers-List-Id",
-              json_list(route,
-                        [](const scheduler::node_timing& t) -> const std::string& { return t.node; }));
+              json_list(route, [](const scheduler::node_timing& t) -> const std::string& {
+                return t.node;
+              }));
     } else {
       res.set("X-P2pfaas-Timing-Total-Seconds-List", seconds_text(total, true).view());
       res.set("X-P2pfaas-Timing-Scheduling-Seconds-List",
@@ -837,7 +845,7 @@ void node::count_call(const std::string& function, const scheduler::call_result&
 }
 
 std::chrono::steady_clock::duration node::function_timeout(const config::config& cfg,
-                                                          const std::string& function) {
+                                                           const std::string& function) {
   const auto fn_config = cfg.functions.find(function);
   const double seconds = fn_config != cfg.functions.end() && fn_config->second.timeout_seconds > 0
                              ? fn_config->second.timeout_seconds
@@ -848,7 +856,8 @@ std::chrono::steady_clock::duration node::function_timeout(const config::config&
 // A call a peer forwarded here: it runs under this node's own admission rules and policy (which
 // may forward it further, never back along its path), and the answer carries this node's timings
 // first, then those of any node it went on to.
-asio::awaitable<net::peer_reply> node::handle_peer_call(net::peer_call in, const std::string& peer) {
+asio::awaitable<net::peer_reply> node::handle_peer_call(net::peer_call in,
+                                                        const std::string& peer) {
   busy_guard busy(busy_calls_);
   net::peer_reply reply;
   reply.executed_on = id_;

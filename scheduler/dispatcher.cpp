@@ -1,5 +1,6 @@
 #include "scheduler/dispatcher.hpp"
 
+#include <algorithm>
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/execution.hpp>
@@ -7,7 +8,6 @@
 #include <boost/asio/prefer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -150,7 +150,8 @@ std::optional<peer_info> dispatcher::pick_peer(const call_request& call,
   // Never back to a node the call has already been through (nor to this one): a loop would only
   // burn the call's time.
   std::erase_if(peers, [&](const peer_info& p) {
-    return p.id == self_id_ || std::find(call.path.begin(), call.path.end(), p.id) != call.path.end();
+    return p.id == self_id_ ||
+           std::find(call.path.begin(), call.path.end(), p.id) != call.path.end();
   });
   if (peers.empty()) return std::nullopt;
   if (!wanted.empty()) {
@@ -185,8 +186,8 @@ asio::awaitable<call_result> dispatcher::dispatch(call_request call) {
       chosen = {action::forward, {}};
       break;
     case forced_decision::none:
-      chosen = active->decide(
-          {call.invocation.function, static_cast<int>(call.path.size())}, current_load());
+      chosen = active->decide({call.invocation.function, static_cast<int>(call.path.size())},
+                              current_load());
       break;
   }
   std::optional<peer_info> peer;
@@ -211,7 +212,8 @@ asio::awaitable<call_result> dispatcher::dispatch(call_request call) {
 asio::awaitable<call_result> dispatcher::run_on_peer(call_request& call, call_result result,
                                                      const peer_info& peer) {
   const clock::time_point timeout_at = call.received + call.timeout;
-  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(timeout_at - clock::now());
+  const auto left =
+      std::chrono::duration_cast<std::chrono::milliseconds>(timeout_at - clock::now());
   net::peer_call out;
   out.function = call.invocation.function;
   out.path_rest = call.invocation.path_rest;
@@ -231,7 +233,8 @@ asio::awaitable<call_result> dispatcher::run_on_peer(call_request& call, call_re
 
   net::peer_outcome sent = co_await network_->forward(peer, std::move(out), timeout_at);
   result.forwarded_to = peer.id;
-  if (sent.error == net::peer_error::connect_failed || sent.error == net::peer_error::unauthorized) {
+  if (sent.error == net::peer_error::connect_failed ||
+      sent.error == net::peer_error::unauthorized) {
     // The call never reached the peer, so running it here cannot run it twice.
     co_return co_await run_local(call, std::move(result));
   }
@@ -248,9 +251,9 @@ asio::awaitable<call_result> dispatcher::run_on_peer(call_request& call, call_re
                               "the node is shutting down");
         break;
       default:
-        result = error_result(std::move(result), 502, call_outcome::peer_failed, "peer_failed",
-                              "peer " + peer.id + " failed while running the call: " +
-                                  sent.message);
+        result =
+            error_result(std::move(result), 502, call_outcome::peer_failed, "peer_failed",
+                         "peer " + peer.id + " failed while running the call: " + sent.message);
         break;
     }
     result.executed_on = peer.id;
@@ -307,8 +310,8 @@ asio::awaitable<call_result> dispatcher::run_local(call_request& call, call_resu
     double wait = load.recent_service_seconds * (load.queued + 1) / std::max(1, load.slots);
     result.retry_after_seconds = std::max(1, static_cast<int>(std::ceil(wait)));
   }
-  result.route = {{self_id_, result.total_seconds, result.scheduling_seconds,
-                   result.probing_seconds}};
+  result.route = {
+      {self_id_, result.total_seconds, result.scheduling_seconds, result.probing_seconds}};
   co_return result;
 }
 

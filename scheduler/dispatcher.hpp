@@ -68,8 +68,8 @@ struct call_result {
   bool cold_start = false;
   std::optional<bool> deadline_met;        // when the call had a deadline
   std::optional<int> retry_after_seconds;  // with 429
-  call_place place = call_place::here;      // where the function ran (or was to run)
-  std::string executed_on;                  // node id that ran it
+  call_place place = call_place::here;     // where the function ran (or was to run)
+  std::string executed_on;                 // node id that ran it
   // This node first, then every node the call was forwarded through (all of them when it came
   // back from a peer); origin-first lists are built from it.
   std::vector<node_timing> route;

@@ -76,12 +76,14 @@ TEST(ClusterAcrossNamespaces, NodesOnDistinctAddressesJoinAndForward) {
   daemon_process outside({"--listen", ns.host_address() + ":0", "--cluster-key-file", key.string()},
                          "outside");
   const std::string seed = ns.host_address() + ":" + std::to_string(outside.port());
-  daemon_process inside({"--listen", ns.inside_address() + ":0", "--cluster-key-file",
-                         key.string(), "--join", seed},
-                        "inside", ns.prefix());
+  daemon_process inside(
+      {"--listen", ns.inside_address() + ":0", "--cluster-key-file", key.string(), "--join", seed},
+      "inside", ns.prefix());
 
   ASSERT_TRUE(eventually(
-      [&] { return state_seen(outside, "inside") == "alive" && state_seen(inside, "outside") == "alive"; },
+      [&] {
+        return state_seen(outside, "inside") == "alive" && state_seen(inside, "outside") == "alive";
+      },
       5s))
       << http_request_to(outside.host(), outside.port(), "GET", "/nodes").body << "\n"
       << http_request_to(inside.host(), inside.port(), "GET", "/nodes").body << "\n"

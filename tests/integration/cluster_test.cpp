@@ -1,9 +1,9 @@
 // Real p2pfaasd processes forming a cluster on loopback: gossip membership, failure detection,
 // authentication, forwarding over peer links.
-#include <gtest/gtest.h>
-#include <signal.h>
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -101,10 +101,10 @@ TEST_F(Cluster, FiveNodesJoinedThroughOneSeedAllSeeEachOtherAliveWithinThreeSeco
   const std::vector<std::string> ids{"n0", "n1", "n2", "n3", "n4"};
   ASSERT_TRUE(eventually([&] { return everyone_sees(all, ids, "alive"); }, 3s))
       << nodes_of(*seed).dump(2);
-  std::printf("[ figures ] 5 nodes all alive everywhere %lld ms after the last start\n",
-              static_cast<long long>(
-                  std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - started)
-                      .count()));
+  std::printf(
+      "[ figures ] 5 nodes all alive everywhere %lld ms after the last start\n",
+      static_cast<long long>(
+          std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - started).count()));
 
   // /nodes has self with its own load; /list (P2PFaaS form) lists the 4 others.
   json doc = nodes_of(*nodes[0]);
@@ -126,12 +126,16 @@ TEST_F(Cluster, FiveNodesJoinedThroughOneSeedAllSeeEachOtherAliveWithinThreeSeco
 TEST_F(Cluster, ForcedForwardRunsOnAnotherNodeAndSaysSo) {
   auto a = start("fa");
   auto b = start("fb", a.get());
-  ASSERT_TRUE(eventually([&] { return everyone_sees({a.get(), b.get()}, {"fa", "fb"}, "alive"); },
-                         5s));
-  auto r = http_request(a->port(), "POST", "/function/echo?x=1", "hello over there",
-                        {{"X-P2pfaas-Scheduler-Forward", "1"},
-                         {"X-Call-Id", "call-42"},
-                         {"traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}});
+  ASSERT_TRUE(eventually(
+      [&] {
+        return everyone_sees({a.get(), b.get()}, {"fa", "fb"}, "alive");
+      },
+      5s));
+  auto r =
+      http_request(a->port(), "POST", "/function/echo?x=1", "hello over there",
+                   {{"X-P2pfaas-Scheduler-Forward", "1"},
+                    {"X-Call-Id", "call-42"},
+                    {"traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}});
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(r.body, "hello over there");
   EXPECT_EQ(r.header("X-P2pfaas-Executed-On"), "fb");
@@ -139,9 +143,9 @@ TEST_F(Cluster, ForcedForwardRunsOnAnotherNodeAndSaysSo) {
   EXPECT_EQ(r.header("X-P2pfaas-Hops"), "1");
   EXPECT_EQ(json::parse(r.header("X-P2pfaas-Peers-List-Id")), json({"fa", "fb"}));
   EXPECT_EQ(r.header("X-Call-Id"), "call-42");
-  for (const char* list : {"X-P2pfaas-Timing-Total-Seconds-List",
-                           "X-P2pfaas-Timing-Scheduling-Seconds-List",
-                           "X-P2pfaas-Timing-Probing-Seconds-List"}) {
+  for (const char* list :
+       {"X-P2pfaas-Timing-Total-Seconds-List", "X-P2pfaas-Timing-Scheduling-Seconds-List",
+        "X-P2pfaas-Timing-Probing-Seconds-List"}) {
     json values = json::parse(r.header(list));
     ASSERT_EQ(values.size(), 2U) << list;
   }
@@ -174,8 +178,11 @@ TEST_F(Cluster, ForcedForwardWithNoPeerRunsHere) {
 TEST_F(Cluster, PeerKilledMidCallYields502LongBeforeTheTimeout) {
   auto a = start("ka");
   auto b = start("kb", a.get());
-  ASSERT_TRUE(eventually([&] { return everyone_sees({a.get(), b.get()}, {"ka", "kb"}, "alive"); },
-                         5s));
+  ASSERT_TRUE(eventually(
+      [&] {
+        return everyone_sees({a.get(), b.get()}, {"ka", "kb"}, "alive");
+      },
+      5s));
   auto call = std::async(std::launch::async, [&] {
     return http_get(a->port(), "/function/sleep?ms=20000", {{"X-P2pfaas-Scheduler-Forward", "1"}});
   });
@@ -191,9 +198,9 @@ TEST_F(Cluster, PeerKilledMidCallYields502LongBeforeTheTimeout) {
   EXPECT_EQ(r.status, 502) << r.body;
   EXPECT_EQ(json::parse(r.body)["code"], "peer_failed");
   EXPECT_LT(took, 5s);
-  std::printf("[ figures ] 502 %lld ms after the peer was killed\n",
-              static_cast<long long>(
-                  std::chrono::duration_cast<std::chrono::milliseconds>(took).count()));
+  std::printf(
+      "[ figures ] 502 %lld ms after the peer was killed\n",
+      static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(took).count()));
 }
 
 TEST_F(Cluster, KilledNodeIsDeclaredDeadByEverySurvivor) {
@@ -203,17 +210,19 @@ TEST_F(Cluster, KilledNodeIsDeclaredDeadByEverySurvivor) {
   auto victim = start("dv", seed.get());
   std::vector<const daemon_process*> survivors{seed.get(), d1.get(), d2.get()};
   ASSERT_TRUE(eventually(
-      [&] { return everyone_sees({seed.get(), d1.get(), d2.get(), victim.get()},
-                                 {"d0", "d1", "d2", "dv"}, "alive"); },
+      [&] {
+        return everyone_sees({seed.get(), d1.get(), d2.get(), victim.get()},
+                             {"d0", "d1", "d2", "dv"}, "alive");
+      },
       5s));
   const auto killed = clock::now();
   victim->signal(SIGKILL);
   ASSERT_TRUE(eventually([&] { return everyone_sees(survivors, {"dv"}, "dead"); }, 8s));
   const auto took = clock::now() - killed;
   EXPECT_LT(took, 5s);
-  std::printf("[ figures ] kill -9 seen dead by every survivor after %lld ms\n",
-              static_cast<long long>(
-                  std::chrono::duration_cast<std::chrono::milliseconds>(took).count()));
+  std::printf(
+      "[ figures ] kill -9 seen dead by every survivor after %lld ms\n",
+      static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(took).count()));
   EXPECT_TRUE(everyone_sees(survivors, {"d0", "d1", "d2"}, "alive"));
   EXPECT_GE(metric(*seed, "p2pfaas_gossip_suspicions_total") +
                 metric(*d1, "p2pfaas_gossip_suspicions_total") +
@@ -226,15 +235,21 @@ TEST_F(Cluster, SigtermIsSeenAsLeftWithinOneSecond) {
   auto l1 = start("l1", seed.get());
   auto leaver = start("lx", seed.get());
   ASSERT_TRUE(eventually(
-      [&] { return everyone_sees({seed.get(), l1.get(), leaver.get()}, {"l0", "l1", "lx"}, "alive"); },
+      [&] {
+        return everyone_sees({seed.get(), l1.get(), leaver.get()}, {"l0", "l1", "lx"}, "alive");
+      },
       5s));
   const auto signalled = clock::now();
   leaver->signal(SIGTERM);
-  ASSERT_TRUE(eventually([&] { return everyone_sees({seed.get(), l1.get()}, {"lx"}, "left"); }, 1s));
-  std::printf("[ figures ] SIGTERM seen as left everywhere after %lld ms\n",
-              static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                         clock::now() - signalled)
-                                         .count()));
+  ASSERT_TRUE(eventually(
+      [&] {
+        return everyone_sees({seed.get(), l1.get()}, {"lx"}, "left");
+      },
+      1s));
+  std::printf(
+      "[ figures ] SIGTERM seen as left everywhere after %lld ms\n",
+      static_cast<long long>(
+          std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - signalled).count()));
   EXPECT_EQ(leaver->wait_exit(5s), 0);
 }
 
@@ -270,7 +285,9 @@ TEST_F(Cluster, NodeWithAWrongKeyOrNoKeyIsNeverAdmitted) {
   ASSERT_TRUE(eventually([&] { return state_seen(*seed, "w1") == "alive"; }, 5s));
   // The intruder keeps knocking (join retries every second): give it a few tries.
   ASSERT_TRUE(eventually(
-      [&] { return metric(*seed, "p2pfaas_gossip_datagrams_rejected_total{reason=\"bad_tag\"}") >= 2; },
+      [&] {
+        return metric(*seed, "p2pfaas_gossip_datagrams_rejected_total{reason=\"bad_tag\"}") >= 2;
+      },
       5s));
   EXPECT_EQ(state_seen(*seed, "evil"), "");
   EXPECT_EQ(state_seen(*member, "evil"), "");

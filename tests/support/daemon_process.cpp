@@ -132,8 +132,7 @@ daemon_process::daemon_process(std::vector<std::string> extra_args, std::string 
   if (!ready || exited_ || port_ == 0) {
     throw std::runtime_error("p2pfaasd did not start; log:\n" + read_file(log_path_));
   }
-  if (!eventually(
-          [&] { return http_request_to(host_, port_, "GET", "/health").status == 200; })) {
+  if (!eventually([&] { return http_request_to(host_, port_, "GET", "/health").status == 200; })) {
     throw std::runtime_error("p2pfaasd never answered /health; log:\n" + read_file(log_path_));
   }
   ready_after_ = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - started);

@@ -388,8 +388,8 @@ config every_field_changed() {
   value.node = {"n-1", "127.0.0.1:0", "[::1]:9", "/var/lib/p", "g", 3, 2.5};
   value.http = {1234, 2048, 1.5, 10};
   value.executor = {3, 5, 7.5, 9, 11, 0.5, 0.25, 42};
-  value.cluster = {{"a:1", "b:2"}, "/k", 0.3, 0.15, 2, 5, 3, 5, 0.25, 4, 20, 2, 30, 10, 0.1,
-                   64, 2, 3};
+  value.cluster = {
+      {"a:1", "b:2"}, "/k", 0.3, 0.15, 2, 5, 3, 5, 0.25, 4, 20, 2, 30, 10, 0.1, 64, 2, 3};
   value.admin = {"/t"};
   value.scheduler = {"PowerOfNScheduler", {"1", "2", "true", "1"}};
   value.log = {"debug", "json"};
