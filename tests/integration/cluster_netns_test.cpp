@@ -9,48 +9,13 @@
 
 #include "tests/support/daemon_process.hpp"
 #include "tests/support/http_client.hpp"
+#include "tests/support/veth_namespace.hpp"
 
 namespace p2pfaas::testing {
 namespace {
 
 using json = nlohmann::json;
 using namespace std::chrono_literals;
-
-bool sh(const std::string& command) {
-  return run_command({"/bin/sh", "-c", command + " 2>/dev/null"}).exit_code == 0;
-}
-
-// Namespace "p2pfc<pid>" holding 10.232.<n>.2, with 10.232.<n>.1 on this side; removed on
-// destruction.
-class peer_namespace {
- public:
-  peer_namespace() : name_("p2pfc" + std::to_string(getpid())) {
-    const std::string subnet = "10.232." + std::to_string(getpid() % 250) + ".";
-    host_address_ = subnet + "1";
-    inside_address_ = subnet + "2";
-    const std::string host_veth = name_ + "h", ns_veth = name_ + "n";
-    ok_ = sh("ip netns add " + name_) &&
-          sh("ip link add " + host_veth + " type veth peer name " + ns_veth) &&
-          sh("ip link set " + ns_veth + " netns " + name_) &&
-          sh("ip addr add " + host_address_ + "/24 dev " + host_veth) &&
-          sh("ip link set " + host_veth + " up") &&
-          sh("ip netns exec " + name_ + " ip addr add " + inside_address_ + "/24 dev " + ns_veth) &&
-          sh("ip netns exec " + name_ + " ip link set " + ns_veth + " up") &&
-          sh("ip netns exec " + name_ + " ip link set lo up");
-  }
-  ~peer_namespace() {
-    sh("ip link del " + name_ + "h");
-    sh("ip netns del " + name_);
-  }
-  bool ok() const { return ok_; }
-  const std::string& host_address() const { return host_address_; }
-  const std::string& inside_address() const { return inside_address_; }
-  std::vector<std::string> prefix() const { return {"/usr/sbin/ip", "netns", "exec", name_}; }
-
- private:
-  std::string name_, host_address_, inside_address_;
-  bool ok_ = false;
-};
 
 std::string state_seen(const daemon_process& observer, const std::string& id) {
   auto r = http_request_to(observer.host(), observer.port(), "GET", "/nodes", {}, {}, 2s);
@@ -64,10 +29,8 @@ std::string state_seen(const daemon_process& observer, const std::string& id) {
 }
 
 TEST(ClusterAcrossNamespaces, NodesOnDistinctAddressesJoinAndForward) {
-  if (geteuid() != 0 || access("/usr/sbin/ip", X_OK) != 0) {
-    GTEST_SKIP() << "needs root and ip to build a network namespace";
-  }
-  peer_namespace ns;
+  if (!can_make_namespaces()) GTEST_SKIP() << "needs root and ip to build a network namespace";
+  veth_namespace ns("10.232", "p2pfc");
   if (!ns.ok()) GTEST_SKIP() << "could not create a network namespace with a veth pair here";
   temp_dir dir;
   auto key = dir.write("cluster.key", "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=\n");
@@ -78,7 +41,7 @@ TEST(ClusterAcrossNamespaces, NodesOnDistinctAddressesJoinAndForward) {
   const std::string seed = ns.host_address() + ":" + std::to_string(outside.port());
   daemon_process inside(
       {"--listen", ns.inside_address() + ":0", "--cluster-key-file", key.string(), "--join", seed},
-      "inside", ns.prefix());
+      "inside", ns.exec_prefix());
 
   ASSERT_TRUE(eventually(
       [&] {
