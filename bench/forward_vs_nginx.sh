@@ -2,7 +2,9 @@
 # Forwarded calls: client -> node A -> node B (echo runs on B, over A's WebSocket peer link),
 # against nginx proxy_pass -> nginx (keep-alive upstream, one worker each), in alternating rounds
 # so both see the same noise. Then the latency one hop adds, at one connection: p50 of the
-# forwarded call minus p50 of the same call made to B directly (and the same for nginx).
+# forwarded call minus p50 of the same call made to B directly (and the same for nginx). And the
+# CPU time each process spent per request during the throughput rounds (user + system, from
+# /proc/<pid>/stat), which shows where a forwarded call costs more than a proxied one.
 #
 # Usage: bench/forward_vs_nginx.sh [ROUNDS] [SECONDS] [CONNECTIONS]
 # Needs: build/bin/p2pfaasd (release build), wrk, nginx, curl.
@@ -71,14 +73,16 @@ http {
 }
 NGINX
 mkdir -p "$work/back" "$work/front"
-nginx -c "$work/nginx.conf" -p "$work/back" & pids+=($!)
-nginx -c "$work/nginx-front.conf" -p "$work/front" & pids+=($!)
+nginx -c "$work/nginx.conf" -p "$work/back" & pids+=($!); back_master=$!
+nginx -c "$work/nginx-front.conf" -p "$work/front" & pids+=($!); front_master=$!
 
 head -c 32 /dev/urandom | base64 > "$work/cluster.key"; chmod 600 "$work/cluster.key"
 common=(--cluster-key-file "$work/cluster.key" --log-level warn --set node.io_threads=1)
 "$daemon" --listen "127.0.0.1:$a_port" --node-id a --data-dir "$work/a" "${common[@]}" & pids+=($!)
+a_pid=$!
 "$daemon" --listen "127.0.0.1:$b_port" --node-id b --data-dir "$work/b" "${common[@]}" \
   --join "127.0.0.1:$a_port" & pids+=($!)
+b_pid=$!
 for port in $a_port $b_port $front_port $back_port; do
   for _ in $(seq 1 500); do curl -fs "http://127.0.0.1:$port/" -o /dev/null 2>/dev/null && break
     curl -fs "http://127.0.0.1:$port/health" -o /dev/null 2>/dev/null && break; sleep 0.01; done
@@ -93,13 +97,31 @@ b_alive || { echo "node b never joined a" >&2; exit 1; }
 check=$(curl -fs -D - -o /dev/null -H 'X-P2pfaas-Scheduler-Forward: 1' "http://127.0.0.1:$a_port/function/echo" | tr -d '\r' | awk -F': ' 'tolower($1)=="x-p2pfaas-executed-on" {print $2}')
 [ "$check" = "b" ] || { echo "forwarded call did not run on b (executed on: '$check')" >&2; exit 1; }
 
-# wrk's --latency output -> "rps p50_ms p99_ms"
+front_worker=$(pgrep -P "$front_master" | head -1)
+back_worker=$(pgrep -P "$back_master" | head -1)
+[ -n "$front_worker" ] && [ -n "$back_worker" ] || { echo "nginx workers not found" >&2; exit 1; }
+# user + system CPU time of a process (all its threads), in clock ticks
+ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+tick_us=$((1000000 / $(getconf CLK_TCK)))
+
+# wrk's --latency output -> "rps p50_ms p99_ms requests"
 measure() {
   local conns=$1; shift
   wrk -t1 -c"$conns" -d"${seconds}s" --latency "$@" | awk '
     function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
     /^ +50%/ { p50 = ms($2) } /^ +99%/ { p99 = ms($2) } /^Requests\/sec/ { rps = $2 }
-    END { printf "%.0f %.3f %.3f\n", rps, p50, p99 }'
+    / requests in / { requests = $1 }
+    END { printf "%.0f %.3f %.3f %d\n", rps, p50, p99, requests }'
+}
+# measure_cpu FILE PID1 PID2 -- wrk arguments: measures, appends "rps p50 p99" to FILE and
+# "requests ticks1 ticks2" to FILE.cpu, prints "rps p50 p99"
+measure_cpu() {
+  local file=$1 first=$2 second=$3; shift 4
+  local t1 t2 x
+  t1=$(ticks "$first"); t2=$(ticks "$second")
+  x=$(measure "$connections" "$@")
+  echo "$(echo "$x" | cut -d' ' -f4) $(( $(ticks "$first") - t1 )) $(( $(ticks "$second") - t2 ))" >> "$file.cpu"
+  echo "$x" | cut -d' ' -f1-3 | tee -a "$file"
 }
 median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
@@ -112,18 +134,20 @@ wrk -t1 -c"$connections" -d1s "${forward[@]}" >/dev/null
 wrk -t1 -c"$connections" -d1s "${proxy[@]}" >/dev/null
 
 printf "%-6s %-26s %10s %9s %9s\n" round target "req/s" "p50 ms" "p99 ms"
-for f in fwd prx fwd1 dir1 prx1 bck1; do : > "$work/$f"; done
+for f in fwd prx fwd1 dir1 prx1 bck1 fwd.cpu prx.cpu; do : > "$work/$f"; done
 for r in $(seq 1 "$rounds"); do
-  x=$(measure "$connections" "${forward[@]}"); echo "$x" >> "$work/fwd"
+  x=$(measure_cpu "$work/fwd" "$a_pid" "$b_pid" -- "${forward[@]}")
   printf "%-6s %-26s %10s %9s %9s\n" "$r" "p2pfaasd A->B echo" $x
-  x=$(measure "$connections" "${proxy[@]}"); echo "$x" >> "$work/prx"
+  x=$(measure_cpu "$work/prx" "$front_worker" "$back_worker" -- "${proxy[@]}")
   printf "%-6s %-26s %10s %9s %9s\n" "$r" "nginx proxy->nginx" $x
 done
 echo
 echo "one connection: latency added by one hop"
 for r in $(seq 1 "$rounds"); do
-  measure 1 "${forward[@]}" >> "$work/fwd1"; measure 1 "${direct[@]}" >> "$work/dir1"
-  measure 1 "${proxy[@]}" >> "$work/prx1"; measure 1 "${backend[@]}" >> "$work/bck1"
+  for f in fwd1:forward dir1:direct prx1:proxy bck1:backend; do
+    declare -n target="${f#*:}"
+    measure 1 "${target[@]}" | cut -d' ' -f1-3 >> "$work/${f%%:*}"
+  done
 done
 col() { cut -d' ' -f"$2" "$work/$1" | median; }
 echo
@@ -133,3 +157,10 @@ printf "nginx proxy_pass -> nginx:    %8.0f req/s  p50 %.3f ms  p99 %.3f ms\n" "
 awk -v f="$(col fwd 1)" -v n="$(col prx 1)" 'BEGIN { printf "throughput ratio forwarded/nginx proxy: %.2f\n", f / n }'
 awk -v f="$(col fwd1 2)" -v d="$(col dir1 2)" -v p="$(col prx1 2)" -v b="$(col bck1 2)" 'BEGIN {
   printf "added latency per hop (p50, 1 connection): p2pfaasd %.3f ms (%.3f forwarded vs %.3f direct), nginx %.3f ms (%.3f vs %.3f)\n", f - d, f, d, p - b, p, b }'
+cpu_per_request() {  # FILE.cpu -> "first_us second_us" of CPU per request over all rounds
+  awk -v us="$tick_us" '{ n += $1; a += $2; b += $3 } END { printf "%.1f %.1f", a * us / n, b * us / n }' "$1"
+}
+read -r fa fb <<< "$(cpu_per_request "$work/fwd.cpu")"
+read -r pa pb <<< "$(cpu_per_request "$work/prx.cpu")"
+awk -v fa="$fa" -v fb="$fb" -v pa="$pa" -v pb="$pb" 'BEGIN {
+  printf "CPU per request (user+system, all rounds): p2pfaasd A %.1f us + B %.1f us = %.1f us; nginx front %.1f us + back %.1f us = %.1f us\n", fa, fb, fa + fb, pa, pb, pa + pb }'

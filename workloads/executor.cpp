@@ -278,6 +278,17 @@ void executor::start_locked(const std::shared_ptr<job>& call) {
   ready_.push_back(call);
   ready_count_.store(ready_.size(), std::memory_order_relaxed);
   ensure_workers_locked();
+  wake_worker_locked();
+}
+
+// Wakes one parked worker unless one is already on its way: a spinner, or a worker notified
+// and not yet running. A burst of calls thus wakes one worker, which wakes the next as it takes
+// a call while more are ready (run_one). Short calls are then run back to back by the workers
+// already awake, at one futex wake-up and context switch per burst instead of one per call;
+// long calls still start one wake-up apart, each on its own worker.
+void executor::wake_worker_locked() {
+  if (parked_ == 0 || wakes_pending_ > 0 || spinners_.load(std::memory_order_acquire) != 0) return;
+  ++wakes_pending_;
   work_cv_.notify_one();
 }
 
@@ -290,7 +301,7 @@ void executor::promote_locked() {
 }
 
 // Invariant: at least as many idle workers as ready calls, so every ready call is picked up
-// without waiting for a busy worker.
+// without waiting for a busy worker (after at most one wake-up per call before it).
 void executor::ensure_workers_locked() {
   while (!stopping_ && idle_ < ready_.size()) {
     const auto id = next_worker_id_++;
@@ -356,38 +367,60 @@ bool executor::acquire_instance_locked(instance_pool& pool, clock::time_point no
 void executor::worker_loop(std::uint64_t id, std::uint64_t seed) {
   std::mt19937_64 rng(seed);
   std::unique_lock lock(mu_);
+  bool spun = false;  // since this worker last ran a call or was woken
   for (;;) {
-    if (ready_.empty() && !stopping_) {
-      // A short spin before parking: under load the next call usually arrives within
-      // microseconds, and a parked worker costs the submitting I/O thread a futex wake-up and
-      // a context switch per call. Yielding keeps the spin from starving other threads.
-      // One spinner at a time: on a small box every extra spinning worker takes a core's
-      // time slices from the I/O threads that produce the work (measured on 2 cores with two
-      // nodes forwarding to each other: the second spinner cost a fifth of the throughput).
-      int expected = 0;
-      if (spinners_.compare_exchange_strong(expected, 1, std::memory_order_acq_rel)) {
-        lock.unlock();
-        const auto spin_until = clock::now() + spin_before_park;
-        while (ready_count_.load(std::memory_order_relaxed) == 0 && clock::now() < spin_until) {
-          std::this_thread::yield();
-        }
-        spinners_.store(0, std::memory_order_release);
-        lock.lock();
-      }
-    }
-    work_cv_.wait(lock, [this] { return !ready_.empty() || stopping_ || surplus_worker_locked(); });
     if (!ready_.empty()) {
       run_one(lock, rng);
+      spun = false;
       continue;
     }
     if (stopping_) return;
-    // Fewer slots than workers: this idle one leaves; it is joined by a later caller.
-    auto self = workers_.find(id);
-    retired_.push_back(std::move(self->second));
-    workers_.erase(self);
-    --idle_;
-    return;
+    if (surplus_worker_locked()) {
+      // Fewer slots than workers: this idle one leaves; it is joined by a later caller.
+      auto self = workers_.find(id);
+      retired_.push_back(std::move(self->second));
+      workers_.erase(self);
+      --idle_;
+      return;
+    }
+    // A short spin before parking: under load the next call usually arrives within
+    // microseconds, and a parked worker costs the submitting I/O thread a futex wake-up and
+    // a context switch per call. Yielding keeps the spin from starving other threads.
+    // One spinner at a time: on a small box every extra spinning worker takes a core's
+    // time slices from the I/O threads that produce the work (measured on 2 cores with two
+    // nodes forwarding to each other: the second spinner cost a fifth of the throughput).
+    int expected = 0;
+    if (!spun && spin_hits_ >= spin_hits_wanted &&
+        spinners_.compare_exchange_strong(expected, 1, std::memory_order_acq_rel)) {
+      spun = true;
+      lock.unlock();
+      const auto spin_until = clock::now() + spin_before_park;
+      while (ready_count_.load(std::memory_order_relaxed) == 0 && clock::now() < spin_until) {
+        std::this_thread::yield();
+      }
+      spinners_.store(0, std::memory_order_release);
+      lock.lock();
+      note_spin_outcome_locked(!ready_.empty());
+      continue;
+    }
+    // One wait, not a predicate loop: a notified worker must come back to count its wake-up
+    // as done, even when another worker took the call meanwhile.
+    ++parked_;
+    const auto parked_at = clock::now();
+    work_cv_.wait(lock);
+    --parked_;
+    if (wakes_pending_ > 0) --wakes_pending_;
+    // Would a spin have caught this call? That keeps the estimate honest while nobody spins.
+    if (!spun && !ready_.empty()) {
+      note_spin_outcome_locked(ready_.front()->submitted_at - parked_at < spin_before_park);
+    }
+    spun = false;
   }
+}
+
+void executor::note_spin_outcome_locked(bool hit) {
+  // An exponential average with weight 1/16, in 1/1024ths.
+  spin_hits_ += ((hit ? 1024 : 0) - spin_hits_) / 16;
 }
 
 void executor::run_one(std::unique_lock<std::mutex>& lock, std::mt19937_64& rng) {
@@ -395,6 +428,8 @@ void executor::run_one(std::unique_lock<std::mutex>& lock, std::mt19937_64& rng)
   ready_.pop_front();
   ready_count_.store(ready_.size(), std::memory_order_relaxed);
   --idle_;
+  // The next ready call gets a worker of its own while this one runs (see wake_worker_locked).
+  if (!ready_.empty()) wake_worker_locked();
   const auto start = clock::now();
   call->started_at = start;
   const auto queue_wait = start - call->submitted_at;

@@ -286,6 +286,25 @@ TEST_F(Executor, RunsExactlySlotsCallsAtOnce) {
   for (int i = 0; i < 7; ++i) EXPECT_EQ(done_.get(i).result.status, 200);
 }
 
+TEST_F(Executor, BlockingCallsOfABurstAllStartOnParkedWorkers) {
+  // A burst wakes one parked worker, which wakes the next as it takes a call (so short calls
+  // run back to back on few workers): calls that block must still each get a worker.
+  gate warm;
+  registry_.add("warm", warm.hold());
+  auto& pool = make(limits(4, 0));
+  for (int i = 0; i < 4; ++i) pool.submit(make_call("warm"), far_deadline(), done_.on(i));
+  ASSERT_TRUE(warm.wait_entered(4));
+  warm.release();
+  ASSERT_TRUE(done_.wait_total(4));
+  std::this_thread::sleep_for(20ms);  // well past any spin: the four workers park
+
+  for (int i = 4; i < 8; ++i) pool.submit(make_call("hold"), far_deadline(), done_.on(i));
+  ASSERT_TRUE(gate_.wait_entered(4));
+  EXPECT_EQ(pool.current_load().running, 4);
+  gate_.release();
+  ASSERT_TRUE(done_.wait_total(8));
+}
+
 TEST_F(Executor, QueueIsFifo) {
   auto& pool = make(limits(1, 10));
   pool.submit(make_call("hold", "0"), far_deadline(), done_.on(0));
