@@ -3,6 +3,8 @@
 #include <bit>
 #include <cmath>
 
+#include "net/byte_reader.hpp"
+
 namespace p2pfaas::discovery {
 namespace {
 
@@ -36,39 +38,14 @@ class writer {
   std::vector<std::uint8_t> out_;
 };
 
-class reader {
+// Strings carry an 8-bit length.
+class reader : public net::byte_reader {
  public:
-  explicit reader(std::span<const std::uint8_t> in) : in_(in) {}
-
-  bool u8(std::uint8_t& v) {
-    if (left() < 1) return false;
-    v = in_[pos_++];
-    return true;
-  }
-  bool u16(std::uint16_t& v) { return get(v, 2); }
-  bool u32(std::uint32_t& v) { return get(v, 4); }
-  bool u64(std::uint64_t& v) { return get(v, 8); }
+  using net::byte_reader::byte_reader;
   bool str(std::string& s) {
     std::uint8_t n = 0;
-    if (!u8(n) || left() < n) return false;
-    s.assign(reinterpret_cast<const char*>(in_.data() + pos_), n);
-    pos_ += n;
-    return true;
+    return u8(n) && bytes(s, n);
   }
-  std::size_t left() const { return in_.size() - pos_; }
-
- private:
-  template <typename T>
-  bool get(T& v, int n) {
-    if (left() < static_cast<std::size_t>(n)) return false;
-    std::uint64_t r = 0;
-    for (int i = 0; i < n; ++i) r |= std::uint64_t{in_[pos_ + i]} << (8 * i);
-    pos_ += n;
-    v = static_cast<T>(r);
-    return true;
-  }
-  std::span<const std::uint8_t> in_;
-  std::size_t pos_ = 0;
 };
 
 bool valid_type(std::uint8_t t) {

@@ -7,6 +7,8 @@
 #include <cstring>
 #include <limits>
 
+#include "net/byte_reader.hpp"
+
 namespace p2pfaas::net {
 namespace {
 
@@ -55,23 +57,10 @@ class sink {
   char* at_;
 };
 
-class source {
+// Strings carry a 16-bit length, payloads (blobs) a 32-bit one.
+class source : public byte_reader {
  public:
-  explicit source(std::span<const std::uint8_t> in) : in_(in) {}
-  bool u8(std::uint8_t& v) {
-    if (left() < 1) return false;
-    v = in_[pos_++];
-    return true;
-  }
-  bool u16(std::uint16_t& v) { return get(v, 2); }
-  bool u32(std::uint32_t& v) { return get(v, 4); }
-  bool u64(std::uint64_t& v) { return get(v, 8); }
-  bool f64(double& v) {
-    std::uint64_t bits = 0;
-    if (!get(bits, 8)) return false;
-    v = std::bit_cast<double>(bits);
-    return true;
-  }
+  using byte_reader::byte_reader;
   bool str(std::string& s) {
     std::uint16_t n = 0;
     return u16(n) && bytes(s, n);
@@ -80,26 +69,6 @@ class source {
     std::uint32_t n = 0;
     return u32(n) && bytes(s, n);
   }
-  std::size_t left() const { return in_.size() - pos_; }
-
- private:
-  bool bytes(std::string& s, std::size_t n) {
-    if (left() < n) return false;
-    s.assign(reinterpret_cast<const char*>(in_.data() + pos_), n);
-    pos_ += n;
-    return true;
-  }
-  template <typename T>
-  bool get(T& v, int n) {
-    if (left() < static_cast<std::size_t>(n)) return false;
-    std::uint64_t r = 0;
-    for (int i = 0; i < n; ++i) r |= std::uint64_t{in_[pos_ + i]} << (8 * i);
-    pos_ += n;
-    v = static_cast<T>(r);
-    return true;
-  }
-  std::span<const std::uint8_t> in_;
-  std::size_t pos_ = 0;
 };
 
 bool string_fits(const std::string& s) {
