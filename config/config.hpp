@@ -84,8 +84,20 @@ struct admin_section {
 struct scheduler_section {
   std::string name = "NoScheduler";
   std::vector<std::string> parameters = {"false"};
+  // How long a policy waits for probed peers to tell their load; a peer that has not answered by
+  // then is left out of the decision.
+  double probe_timeout_seconds = 0.05;
 
   bool operator==(const scheduler_section&) const = default;
+};
+
+// Listeners that serve P2PFaaS's separate services' APIs on their own ports, so tools written for
+// P2PFaaS work unchanged. "" = off.
+struct compat_section {
+  std::string discovery_listen;  // P2PFaaS discovery, port 19000: GET /list, /configuration
+  std::string learner_listen;    // P2PFaaS learner, port 19020
+
+  bool operator==(const compat_section&) const = default;
 };
 
 struct log_section {
@@ -110,6 +122,7 @@ struct config {
   cluster_section cluster;
   admin_section admin;
   scheduler_section scheduler;
+  compat_section compat;
   log_section log;
   std::map<std::string, function_section> functions;
 

@@ -159,6 +159,7 @@ struct gossip_service::impl : std::enable_shared_from_this<impl>, transport {
   };
 
   udp::endpoint start();
+  void join(std::vector<std::string> seeds);
   void leave();
   void stop_locked();
   void set_load(const load_record& load);
@@ -323,6 +324,16 @@ udp::endpoint gossip_service::impl::start() {
     throw;
   }
   return bound_;
+}
+
+void gossip_service::impl::join(std::vector<std::string> seeds) {
+  run_lock lock(*this);
+  if (stopped_ || !membership_ || membership_->leaving()) return;
+  auto now = clock::now();
+  spdlog::info("gossip: joining {} seed(s)", seeds.size());
+  membership_->join(std::move(seeds), now);
+  dirty_ = true;
+  settle(now);
 }
 
 void gossip_service::impl::leave() {
@@ -775,6 +786,10 @@ udp::endpoint gossip_service::start() {
 
 void gossip_service::set_load(const load_record& load) {
   impl_->set_load(load);
+}
+
+void gossip_service::join(std::vector<std::string> seeds) {
+  impl_->join(std::move(seeds));
 }
 
 void gossip_service::leave() {

@@ -99,6 +99,10 @@ class gossip_service {
   // Any thread, as often as calls start and end: published at most once per
   // load_publish_interval, latest value wins, and not at all when nothing changed.
   void set_load(const load_record& load);
+  // Any thread, after start(). Contacts these seeds now, and again every join retry interval
+  // until one answers: how a running node is pointed at a cluster (P2PFaaS's init_servers).
+  // Does nothing once the node is leaving or stopped.
+  void join(std::vector<std::string> seeds);
   // Any thread. Announces `left` to every member, keeps answering for leave_linger, then stops.
   void leave();
   // Any thread, idempotent. Closes the socket and cancels the timer; once it returns, no handler

@@ -21,6 +21,7 @@
 #include <deque>
 #include <optional>
 #include <stdexcept>
+#include <type_traits>
 #include <vector>
 
 #include "net/http.hpp"
@@ -134,11 +135,19 @@ struct peer_client::shared {
         options(opts),
         server_tokens(keys, options.replay_window, default_nonce_cache_size, peer_upgrade_label) {}
 
-  void count(peer_error error) {
-    if (error == peer_error::none) {
+  void count(const peer_outcome& outcome) {
+    if (outcome.ok()) {
       replies.fetch_add(1, std::memory_order_relaxed);
     } else {
-      failed[static_cast<std::size_t>(error)].fetch_add(1, std::memory_order_relaxed);
+      failed[static_cast<std::size_t>(outcome.error)].fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+  void count(const load_outcome& outcome) {
+    if (outcome.ok()) {
+      probes_answered.fetch_add(1, std::memory_order_relaxed);
+    } else {
+      probes_failed[static_cast<std::size_t>(outcome.error)].fetch_add(1,
+                                                                       std::memory_order_relaxed);
     }
   }
 
@@ -150,8 +159,8 @@ struct peer_client::shared {
 
   std::atomic<bool> closed{false};
   std::atomic<std::uint64_t> calls{0}, replies{0}, late_replies{0}, links_opened{0}, reconnects{0},
-      connect_failures{0};
-  std::array<std::atomic<std::uint64_t>, peer_error_count> failed{};
+      connect_failures{0}, probes{0}, probes_answered{0};
+  std::array<std::atomic<std::uint64_t>, peer_error_count> failed{}, probes_failed{};
   std::atomic<std::size_t> open_links{0};
 };
 
@@ -160,17 +169,19 @@ struct peer_client::shared {
 class peer_client::link : public std::enable_shared_from_this<link> {
  public:
   // The caller's completion handler and its executor, kept apart because Asio 1.26 cannot post
-  // to the type-erased executor of an any_completion_handler.
-  struct handler_type {
-    using erased = asio::any_completion_handler<void(peer_outcome)>;
-    handler_type() = default;
-    handler_type(erased h, asio::any_io_executor ex)
+  // to the type-erased executor of an any_completion_handler. Outcome is peer_outcome for a call,
+  // load_outcome for a probe.
+  template <typename Outcome>
+  struct handler_of {
+    using erased = asio::any_completion_handler<void(Outcome)>;
+    handler_of() = default;
+    handler_of(erased h, asio::any_io_executor ex)
         : complete(std::move(h)), executor(std::move(ex)) {}
-    handler_type(handler_type&&) noexcept = default;
+    handler_of(handler_of&&) noexcept = default;
     // Asio 1.26's any_completion_handler move assignment recurses without end (it copies its
     // argument as an lvalue into its converting constructor); swapping is safe.
-    handler_type& operator=(handler_type&& other) noexcept {
-      handler_type old(std::move(other));
+    handler_of& operator=(handler_of&& other) noexcept {
+      handler_of old(std::move(other));
       complete.swap(old.complete);
       executor.swap(old.executor);
       return *this;
@@ -178,6 +189,14 @@ class peer_client::link : public std::enable_shared_from_this<link> {
     erased complete;
     asio::any_io_executor executor;
   };
+  using call_handler = handler_of<peer_outcome>;
+  using probe_handler = handler_of<load_outcome>;
+
+  // Hands a call (Outcome = peer_outcome) or a probe (load_outcome, `call` unused) to the link's
+  // strand; the caller resumes on its own executor.
+  template <typename Outcome>
+  static asio::awaitable<Outcome> submit(std::shared_ptr<link> target, peer_call call,
+                                         std::string address, steady::time_point deadline);
 
   link(asio::io_context& io, std::shared_ptr<shared> state, std::string peer_id)
       : strand_(state->options.strands ? strand_type(asio::make_strand(io))
@@ -187,7 +206,8 @@ class peer_client::link : public std::enable_shared_from_this<link> {
 
   const strand_type& strand() const { return strand_; }
 
-  void start(handler_type handler, peer_call call, std::string address,
+  template <typename Outcome>
+  void start(handler_of<Outcome> handler, peer_call call, std::string address,
              steady::time_point deadline);
   // Final: fails everything pending and every later call with `error`.
   void shut_down(peer_error error, std::string message);
@@ -195,18 +215,21 @@ class peer_client::link : public std::enable_shared_from_this<link> {
  private:
   enum class link_state { idle, connecting, open, backoff, closed };
   enum class slot_state { free, waiting, sent };
+  enum class slot_kind { call, probe };
 
-  // A call from start() to its completion. Slots are reused, so a busy link allocates nothing per
-  // call for them; the request id carries the slot index and a generation that changes on every
-  // reuse, so a late reply can never be taken for the slot's next call.
+  // A call or probe from start() to its completion. Slots are reused, so a busy link allocates
+  // nothing per call for them; the request id carries the slot index and a generation that
+  // changes on every reuse, so a late answer can never be taken for the slot's next request.
   struct slot {
     explicit slot(const strand_type& strand) : timer(strand) {}
     std::uint32_t generation = 0;
     slot_state state = slot_state::free;
-    handler_type handler;
-    peer_call call;  // until sent
+    slot_kind kind = slot_kind::call;
+    call_handler on_reply;  // a call's
+    probe_handler on_load;  // a probe's
+    peer_call call;         // a call's, until sent
     steady::time_point started;
-    asio::steady_timer timer;  // the call's deadline
+    asio::steady_timer timer;  // the request's deadline
   };
 
   struct connection {
@@ -225,10 +248,15 @@ class peer_client::link : public std::enable_shared_from_this<link> {
     return (std::uint64_t{generation} << 32) | index;
   }
 
-  void finish_now(handler_type handler, peer_error error, std::string message);
-  void deliver(handler_type handler, peer_outcome outcome);
+  template <typename Outcome>
+  void finish_now(handler_of<Outcome> handler, peer_error error, std::string message);
+  template <typename Outcome>
+  void finish(handler_of<Outcome> handler, Outcome outcome);
   std::uint32_t acquire();
+  void release(std::uint32_t index);
   void complete(std::uint32_t index, peer_outcome outcome);
+  void complete(std::uint32_t index, load_outcome outcome);
+  void fail(std::uint32_t index, peer_error error, std::string message);
   void fail_all(peer_error error, const std::string& message);
   void on_deadline(std::uint32_t index, std::uint32_t generation);
   void send(std::uint32_t index);
@@ -265,15 +293,35 @@ class peer_client::link : public std::enable_shared_from_this<link> {
 
   std::vector<std::unique_ptr<slot>> slots_;
   std::vector<std::uint32_t> free_;
-  std::size_t in_flight_ = 0;  // slots sent and not answered
+  std::size_t in_flight_ = 0;  // calls sent and not answered
   struct queued {
     std::uint32_t index, generation;
   };
-  std::deque<queued> waiting_;  // for a link or for room, in call order
+  std::deque<queued> waiting_;         // calls, for a link or for room, in call order
+  std::deque<queued> waiting_probes_;  // probes, for a link only: they take no room
 };
 
-void peer_client::link::start(handler_type handler, peer_call call, std::string address,
+template <typename Outcome>
+asio::awaitable<Outcome> peer_client::link::submit(std::shared_ptr<link> target, peer_call call,
+                                                   std::string address,
+                                                   steady::time_point deadline) {
+  return asio::async_initiate<const asio::use_awaitable_t<>&, void(Outcome)>(
+      [](auto handler, std::shared_ptr<link> l, peer_call c, std::string a, steady::time_point d) {
+        const strand_type strand = l->strand();
+        asio::any_io_executor executor = asio::get_associated_executor(handler);
+        handler_of<Outcome> h(typename handler_of<Outcome>::erased(std::move(handler)),
+                              std::move(executor));
+        asio::dispatch(strand,
+                       [l = std::move(l), h = std::move(h), c = std::move(c), a = std::move(a),
+                        d]() mutable { l->start(std::move(h), std::move(c), std::move(a), d); });
+      },
+      asio::use_awaitable, std::move(target), std::move(call), std::move(address), deadline);
+}
+
+template <typename Outcome>
+void peer_client::link::start(handler_of<Outcome> handler, peer_call call, std::string address,
                               steady::time_point deadline) {
+  constexpr bool probe = std::is_same_v<Outcome, load_outcome>;
   if (!address.empty() && address != address_) {
     address_ = std::move(address);
     // The backoff was earned by the old address; the new one deserves a try now.
@@ -288,7 +336,8 @@ void peer_client::link::start(handler_type handler, peer_call call, std::string 
   const auto now = steady::now();
   if (deadline <= now) {
     return finish_now(std::move(handler), peer_error::timed_out,
-                      "the deadline passed before the call to " + peer_id_ + " was sent");
+                      std::string("the deadline passed before the ") + (probe ? "probe" : "call") +
+                          " to " + peer_id_ + " was sent");
   }
   if (state_ == link_state::backoff) {
     if (now < retry_at_) {
@@ -302,8 +351,14 @@ void peer_client::link::start(handler_type handler, peer_call call, std::string 
   const std::uint32_t index = acquire();
   slot& s = *slots_[index];
   s.state = slot_state::waiting;
-  s.handler = std::move(handler);
-  s.call = std::move(call);
+  if constexpr (probe) {
+    s.kind = slot_kind::probe;
+    s.on_load = std::move(handler);
+  } else {
+    s.kind = slot_kind::call;
+    s.on_reply = std::move(handler);
+    s.call = std::move(call);
+  }
   s.started = now;
   s.timer.expires_at(deadline);
   s.timer.async_wait([self = shared_from_this(), index,
@@ -311,22 +366,26 @@ void peer_client::link::start(handler_type handler, peer_call call, std::string 
     if (!ec) self->on_deadline(index, generation);
   });
 
-  if (state_ == link_state::open && waiting_.empty() &&
-      in_flight_ < shared_->options.max_in_flight) {
+  // A probe takes no room, so it never waits behind calls.
+  if (state_ == link_state::open &&
+      (probe || (waiting_.empty() && in_flight_ < shared_->options.max_in_flight))) {
     send(index);
     flush();
     return;
   }
-  waiting_.push_back({index, s.generation});
+  (probe ? waiting_probes_ : waiting_).push_back({index, s.generation});
   if (state_ == link_state::idle) connect();
 }
 
-void peer_client::link::finish_now(handler_type handler, peer_error error, std::string message) {
-  shared_->count(error);
-  deliver(std::move(handler), peer_outcome{error, std::move(message), {}});
+template <typename Outcome>
+void peer_client::link::finish_now(handler_of<Outcome> handler, peer_error error,
+                                   std::string message) {
+  finish(std::move(handler), Outcome{error, std::move(message), {}});
 }
 
-void peer_client::link::deliver(handler_type handler, peer_outcome outcome) {
+template <typename Outcome>
+void peer_client::link::finish(handler_of<Outcome> handler, Outcome outcome) {
+  shared_->count(outcome);
   // Posted, never run inline: the caller's coroutine may call again right away, which must not
   // re-enter the link while it walks its slots.
   auto executor = std::move(handler.executor);
@@ -345,23 +404,42 @@ std::uint32_t peer_client::link::acquire() {
   return static_cast<std::uint32_t>(slots_.size() - 1);
 }
 
-void peer_client::link::complete(std::uint32_t index, peer_outcome outcome) {
+// Frees the slot; its handler must have been taken.
+void peer_client::link::release(std::uint32_t index) {
   slot& s = *slots_[index];
-  if (s.state == slot_state::sent) --in_flight_;
-  auto handler = std::move(s.handler);
+  if (s.state == slot_state::sent && s.kind == slot_kind::call) --in_flight_;
   s.timer.cancel();
   s.state = slot_state::free;
   ++s.generation;
   if (!s.call.payload.empty() || !s.call.headers.empty()) s.call = peer_call{};
   free_.push_back(index);
-  shared_->count(outcome.error);
-  deliver(std::move(handler), std::move(outcome));
+}
+
+void peer_client::link::complete(std::uint32_t index, peer_outcome outcome) {
+  auto handler = std::move(slots_[index]->on_reply);
+  release(index);
+  finish(std::move(handler), std::move(outcome));
+}
+
+void peer_client::link::complete(std::uint32_t index, load_outcome outcome) {
+  auto handler = std::move(slots_[index]->on_load);
+  release(index);
+  finish(std::move(handler), std::move(outcome));
+}
+
+void peer_client::link::fail(std::uint32_t index, peer_error error, std::string message) {
+  if (slots_[index]->kind == slot_kind::probe) {
+    complete(index, load_outcome{error, std::move(message), {}});
+  } else {
+    complete(index, peer_outcome{error, std::move(message), {}});
+  }
 }
 
 void peer_client::link::fail_all(peer_error error, const std::string& message) {
   waiting_.clear();
+  waiting_probes_.clear();
   for (std::uint32_t i = 0; i < slots_.size(); ++i) {
-    if (slots_[i]->state != slot_state::free) complete(i, peer_outcome{error, message, {}});
+    if (slots_[i]->state != slot_state::free) fail(i, error, message);
   }
   in_flight_ = 0;
 }
@@ -372,24 +450,32 @@ void peer_client::link::on_deadline(std::uint32_t index, std::uint32_t generatio
   if (s.generation != generation || s.state == slot_state::free) return;
   const std::string waited = ms_text(steady::now() - s.started);
   std::string message;
-  if (s.state == slot_state::sent) {
+  if (s.state == slot_state::sent && s.kind == slot_kind::probe) {
+    // Nothing runs on the peer for a probe, so there is nothing to cancel.
+    message = "no load report from " + peer_id_ + " within " + waited;
+  } else if (s.state == slot_state::sent) {
     message = "no reply from " + peer_id_ + " within " + waited;
     if (conn_ && !conn_->dead) {
       // The peer may stop the call, and at least drops its reply.
       encode_cancel(request_id(index, generation), conn_->out.buffer(peer_frame_header_bytes));
     }
-  } else if (state_ == link_state::open) {
+  } else if (state_ == link_state::open && s.kind == slot_kind::call) {
     message = "no room on the link to " + peer_id_ + " within " + waited + " (" +
               std::to_string(shared_->options.max_in_flight) + " calls in flight)";
   } else {
     message = "no link to " + peer_id_ + " within " + waited + " (still connecting)";
   }
-  complete(index, peer_outcome{peer_error::timed_out, std::move(message), {}});
+  fail(index, peer_error::timed_out, std::move(message));
   pump();
 }
 
 void peer_client::link::send(std::uint32_t index) {
   slot& s = *slots_[index];
+  if (s.kind == slot_kind::probe) {
+    encode_load_query(request_id(index, s.generation), conn_->out.buffer(peer_frame_header_bytes));
+    s.state = slot_state::sent;
+    return;
+  }
   const auto e = encode(request_id(index, s.generation), s.call, shared_->options.max_frame_bytes,
                         conn_->out.buffer(encoded_size(s.call)));
   if (e != protocol_error::none) {
@@ -406,6 +492,11 @@ void peer_client::link::send(std::uint32_t index) {
 
 void peer_client::link::pump() {
   if (state_ != link_state::open) return;
+  for (const queued next : waiting_probes_) {
+    const slot& s = *slots_[next.index];
+    if (s.generation == next.generation && s.state == slot_state::waiting) send(next.index);
+  }
+  waiting_probes_.clear();
   while (in_flight_ < shared_->options.max_in_flight && !waiting_.empty()) {
     const queued next = waiting_.front();
     waiting_.pop_front();
@@ -673,7 +764,7 @@ bool peer_client::link::on_message(connection& conn, std::string& problem) {
       problem = "malformed frame from " + peer_id_ + ": " + std::string(to_string(e));
       return false;
     }
-    if (frame.type != frame_type::reply) {
+    if (frame.type != frame_type::reply && frame.type != frame_type::load_report) {
       problem = peer_id_ + " sent a frame of type " + std::to_string(static_cast<int>(frame.type)) +
                 " on a calling link";
       return false;
@@ -684,6 +775,23 @@ bool peer_client::link::on_message(connection& conn, std::string& problem) {
         slots_[index]->state != slot_state::sent) {
       shared_->late_replies.fetch_add(1, std::memory_order_relaxed);
       continue;
+    }
+    if (frame.type == frame_type::load_report) {
+      if (slots_[index]->kind != slot_kind::probe) {
+        problem = peer_id_ + " sent a load report for a call";
+        return false;
+      }
+      load_outcome outcome;
+      if (auto e = decode(frame.body, outcome.load); e != protocol_error::none) {
+        problem = "malformed load report from " + peer_id_ + ": " + std::string(to_string(e));
+        return false;
+      }
+      complete(index, std::move(outcome));
+      continue;
+    }
+    if (slots_[index]->kind != slot_kind::call) {
+      problem = peer_id_ + " sent a reply to a load probe";
+      return false;
     }
     peer_outcome outcome;
     if (auto e = decode(frame.body, outcome.reply); e != protocol_error::none) {
@@ -727,28 +835,39 @@ asio::awaitable<peer_outcome> peer_client::call(std::string peer_id, std::string
   state.calls.fetch_add(1, std::memory_order_relaxed);
   const auto size = encoded_size(call);
   if (size > state.options.max_frame_bytes) {
-    state.count(peer_error::protocol);
-    co_return peer_outcome{peer_error::protocol,
-                           "the call to " + peer_id + " is " + std::to_string(size) +
-                               " bytes, over max_frame_bytes (" +
-                               std::to_string(state.options.max_frame_bytes) + ")",
-                           {}};
+    peer_outcome outcome{peer_error::protocol,
+                         "the call to " + peer_id + " is " + std::to_string(size) +
+                             " bytes, over max_frame_bytes (" +
+                             std::to_string(state.options.max_frame_bytes) + ")",
+                         {}};
+    state.count(outcome);
+    co_return outcome;
   }
   auto target = find_or_add(peer_id);
   if (!target) {
-    state.count(peer_error::shut_down);
-    co_return peer_outcome{peer_error::shut_down, "peer links are shut down", {}};
+    peer_outcome outcome{peer_error::shut_down, "peer links are shut down", {}};
+    state.count(outcome);
+    co_return outcome;
   }
-  co_return co_await asio::async_initiate<const asio::use_awaitable_t<>&, void(peer_outcome)>(
-      [](auto handler, std::shared_ptr<link> l, peer_call c, std::string a, steady::time_point d) {
-        const strand_type strand = l->strand();
-        asio::any_io_executor executor = asio::get_associated_executor(handler);
-        link::handler_type h(link::handler_type::erased(std::move(handler)), std::move(executor));
-        asio::dispatch(strand,
-                       [l = std::move(l), h = std::move(h), c = std::move(c), a = std::move(a),
-                        d]() mutable { l->start(std::move(h), std::move(c), std::move(a), d); });
-      },
-      asio::use_awaitable, std::move(target), std::move(call), std::move(address), deadline);
+  co_return co_await link::submit<peer_outcome>(std::move(target), std::move(call),
+                                                std::move(address), deadline);
+}
+
+asio::awaitable<load_outcome> peer_client::probe(std::string peer_id, std::string address,
+                                                 steady::time_point deadline) {
+  shared& state = *shared_;
+  state.probes.fetch_add(1, std::memory_order_relaxed);
+  auto target = find_or_add(peer_id);
+  if (!target) {
+    load_outcome outcome{peer_error::shut_down, "peer links are shut down", {}};
+    state.count(outcome);
+    co_return outcome;
+  }
+  // A named object rather than a temporary: GCC 12 mishandles a class temporary in a co_await
+  // expression (a peer_call{} there crashed when its strings were destroyed).
+  peer_call unused;
+  co_return co_await link::submit<load_outcome>(std::move(target), std::move(unused),
+                                                std::move(address), deadline);
 }
 
 void peer_client::drop(const std::string& peer_id) {
@@ -799,6 +918,11 @@ peer_client_stats peer_client::stats() const {
   out.reconnects = s.reconnects.load(std::memory_order_relaxed);
   out.connect_failures = s.connect_failures.load(std::memory_order_relaxed);
   out.open_links = s.open_links.load(std::memory_order_relaxed);
+  out.probes = s.probes.load(std::memory_order_relaxed);
+  out.probes_answered = s.probes_answered.load(std::memory_order_relaxed);
+  for (std::size_t i = 0; i < peer_error_count; ++i) {
+    out.probes_failed[i] = s.probes_failed[i].load(std::memory_order_relaxed);
+  }
   return out;
 }
 

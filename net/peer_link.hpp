@@ -51,24 +51,39 @@ struct peer_outcome {
   bool ok() const { return error == peer_error::none; }
 };
 
+struct load_outcome {
+  peer_error error = peer_error::none;
+  std::string message;  // for humans, names the peer
+  peer_load load;       // when error == none
+  bool ok() const { return error == peer_error::none; }
+};
+
 struct peer_client_stats {
+  // Calls only: probes have counters of their own, so these stay the forwarded calls.
   std::uint64_t calls = 0;    // call() invocations
   std::uint64_t replies = 0;  // calls the peer answered (whatever the status)
   std::array<std::uint64_t, peer_error_count> failed{};  // indexed by peer_error
-  std::uint64_t late_replies = 0;  // answers to calls that had already timed out
+  std::uint64_t late_replies = 0;  // answers to calls or probes that had already timed out
   std::uint64_t links_opened = 0;  // successful upgrades
   std::uint64_t reconnects = 0;    // of those, on a link that had been open before
   std::uint64_t connect_failures = 0;
   std::size_t open_links = 0;
+  std::uint64_t probes = 0;           // probe() invocations
+  std::uint64_t probes_answered = 0;  // load reports received for them
+  // Indexed by peer_error.
+  std::array<std::uint64_t, peer_error_count> probes_failed{};
 
   std::uint64_t failed_with(peer_error e) const { return failed[static_cast<std::size_t>(e)]; }
+  std::uint64_t probes_failed_with(peer_error e) const {
+    return probes_failed[static_cast<std::size_t>(e)];
+  }
 };
 
 // The calling side of the peer links: one WebSocket link per peer, opened on the first call,
 // kept, and reopened on demand after a failure, with exponential backoff (100 ms doubling to 5 s;
 // while a link backs off, calls to it fail at once with connect_failed). Each link runs on its
-// own strand and carries any number of concurrent calls, matched to their replies by request id.
-// Thread-safe.
+// own strand and carries any number of concurrent calls and load probes, matched to their answers
+// by request id. Thread-safe.
 class peer_client {
  public:
   // Throws std::invalid_argument for an empty key ring or an unusable option.
@@ -85,11 +100,17 @@ class peer_client {
   boost::asio::awaitable<peer_outcome> call(std::string peer_id, std::string address,
                                             peer_call call,
                                             std::chrono::steady_clock::time_point deadline);
+  // Asks `peer_id` for its load over the same link, as call() does: the same errors, deadline and
+  // executor. A probe takes no room on the link (the peer answers it at once, without running
+  // anything), and one that times out sends no cancel since there is nothing to stop.
+  boost::asio::awaitable<load_outcome> probe(std::string peer_id, std::string address,
+                                             std::chrono::steady_clock::time_point deadline);
 
-  // The peer is dead or left: close its link and fail its pending calls at once (link_lost). A
-  // later call to it opens a new link.
+  // The peer is dead or left: close its link and fail its pending calls and probes at once
+  // (link_lost). A later call to it opens a new link.
   void drop(const std::string& peer_id);
-  // Shutdown: close every link; pending and later calls fail with shut_down. Idempotent.
+  // Shutdown: close every link; pending and later calls and probes fail with shut_down.
+  // Idempotent.
   void close();
 
   std::size_t link_count() const;  // open links

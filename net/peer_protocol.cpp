@@ -13,17 +13,24 @@ namespace p2pfaas::net {
 namespace {
 
 // Body layouts, after the frame header:
-//   call:  u32 timeout_ms, f64 deadline_seconds, str function, str path_rest, str query,
+//   call, admin_call:
+//          u32 timeout_ms, f64 deadline_seconds, str function, str path_rest, str query,
 //          str content_type, str call_id, str traceparent, u16 n + n × (str name, str value),
 //          u16 n + n × str path, blob payload
 //   reply: u16 status, u8 flags (1 executed, 2 cold_start), u32 retry_after_seconds,
 //          f64 execution_seconds, str content_type, str outcome, str executed_on,
 //          u16 n + n × str path, 3 × (u16 n + n × f64) total/scheduling/probing, blob body
+//   load_report:
+//          u32 running, u32 queued, u32 slots, u32 queue_capacity, f64 recent_service_seconds
+//   cancel, load_query: none
 constexpr std::uint8_t flag_executed = 1;
 constexpr std::uint8_t flag_cold_start = 2;
 constexpr std::uint8_t known_flags = flag_executed | flag_cold_start;
 constexpr std::size_t call_fixed_bytes = 4 + 8;
 constexpr std::size_t reply_fixed_bytes = 2 + 1 + 4 + 8;
+constexpr std::size_t load_body_bytes = 4 * 4 + 8;
+// The tail of the frames that end with no payload or body.
+const std::string no_tail;
 
 std::size_t str_size(const std::string& s) {
   return 2 + s.size();
@@ -75,7 +82,8 @@ bool string_fits(const std::string& s) {
   return s.size() <= max_peer_string_bytes;
 }
 
-bool valid_deadline(double v) {
+// A deadline or a service time.
+bool valid_seconds(double v) {
   return std::isfinite(v) && v >= 0;
 }
 
@@ -97,7 +105,10 @@ protocol_error check(const peer_call& c) {
   for (const auto& id : c.path) {
     if (!string_fits(id)) return protocol_error::string_too_long;
   }
-  if (!valid_deadline(c.deadline_seconds)) return protocol_error::bad_value;
+  if (!valid_seconds(c.deadline_seconds) ||
+      (c.kind != call_kind::function && c.kind != call_kind::admin)) {
+    return protocol_error::bad_value;
+  }
   return protocol_error::none;
 }
 
@@ -147,7 +158,7 @@ protocol_error append_frame(frame_type type, std::uint64_t id, std::size_t size,
 
 bool valid_type(std::uint8_t t) {
   return t >= static_cast<std::uint8_t>(frame_type::call) &&
-         t <= static_cast<std::uint8_t>(frame_type::cancel);
+         t <= static_cast<std::uint8_t>(frame_type::admin_call);
 }
 
 // Reads a list count and checks it against the limit and against the bytes left, so a forged
@@ -256,11 +267,16 @@ std::size_t encoded_size(const peer_reply& r) {
   return n;
 }
 
+std::size_t encoded_size(const peer_load&) {
+  return peer_frame_header_bytes + load_body_bytes;
+}
+
 protocol_error encode(std::uint64_t request_id, const peer_call& c, std::size_t max_frame_bytes,
                       std::string& out) {
   if (auto e = check(c); e != protocol_error::none) return e;
-  return append_frame(frame_type::call, request_id, encoded_size(c), max_frame_bytes, out,
-                      c.payload, [&](sink& w) {
+  const auto type = c.kind == call_kind::admin ? frame_type::admin_call : frame_type::call;
+  return append_frame(type, request_id, encoded_size(c), max_frame_bytes, out, c.payload,
+                      [&](sink& w) {
                         w.u32(c.timeout_ms);
                         w.f64(c.deadline_seconds);
                         w.str(c.function);
@@ -302,10 +318,27 @@ protocol_error encode(std::uint64_t request_id, const peer_reply& r, std::size_t
       });
 }
 
+protocol_error encode(std::uint64_t request_id, const peer_load& l, std::size_t max_frame_bytes,
+                      std::string& out) {
+  if (!valid_seconds(l.recent_service_seconds)) return protocol_error::bad_value;
+  return append_frame(frame_type::load_report, request_id, encoded_size(l), max_frame_bytes, out,
+                      no_tail, [&](sink& w) {
+                        w.u32(l.running);
+                        w.u32(l.queued);
+                        w.u32(l.slots);
+                        w.u32(l.queue_capacity);
+                        w.f64(l.recent_service_seconds);
+                      });
+}
+
 void encode_cancel(std::uint64_t request_id, std::string& out) {
-  static const std::string none;
   append_frame(frame_type::cancel, request_id, peer_frame_header_bytes, peer_frame_header_bytes,
-               out, none, [](sink&) {});
+               out, no_tail, [](sink&) {});
+}
+
+void encode_load_query(std::uint64_t request_id, std::string& out) {
+  append_frame(frame_type::load_query, request_id, peer_frame_header_bytes, peer_frame_header_bytes,
+               out, no_tail, [](sink&) {});
 }
 
 protocol_error next_frame(std::span<const std::uint8_t>& message, std::size_t max_frame_bytes,
@@ -325,7 +358,9 @@ protocol_error next_frame(std::span<const std::uint8_t>& message, std::size_t ma
   out.type = static_cast<frame_type>(type);
   out.body = message.subspan(peer_frame_header_bytes, size - peer_frame_header_bytes);
   out.size = size;
-  if (out.type == frame_type::cancel && !out.body.empty()) return protocol_error::trailing_bytes;
+  if ((out.type == frame_type::cancel || out.type == frame_type::load_query) && !out.body.empty()) {
+    return protocol_error::trailing_bytes;
+  }
   message = message.subspan(size);
   return protocol_error::none;
 }
@@ -333,7 +368,7 @@ protocol_error next_frame(std::span<const std::uint8_t>& message, std::size_t ma
 protocol_error decode(std::span<const std::uint8_t> body, peer_call& c) {
   source r(body);
   if (!r.u32(c.timeout_ms) || !r.f64(c.deadline_seconds)) return protocol_error::truncated;
-  if (!valid_deadline(c.deadline_seconds)) return protocol_error::bad_value;
+  if (!valid_seconds(c.deadline_seconds)) return protocol_error::bad_value;
   if (!r.str(c.function) || !r.str(c.path_rest) || !r.str(c.query) || !r.str(c.content_type) ||
       !r.str(c.call_id) || !r.str(c.traceparent)) {
     return protocol_error::truncated;
@@ -374,6 +409,16 @@ protocol_error decode(std::span<const std::uint8_t> body, peer_reply& out) {
     if (auto e = read_seconds(r, *list); e != protocol_error::none) return e;
   }
   if (!r.blob(out.body)) return protocol_error::truncated;
+  return r.left() == 0 ? protocol_error::none : protocol_error::trailing_bytes;
+}
+
+protocol_error decode(std::span<const std::uint8_t> body, peer_load& out) {
+  source r(body);
+  if (!r.u32(out.running) || !r.u32(out.queued) || !r.u32(out.slots) ||
+      !r.u32(out.queue_capacity) || !r.f64(out.recent_service_seconds)) {
+    return protocol_error::truncated;
+  }
+  if (!valid_seconds(out.recent_service_seconds)) return protocol_error::bad_value;
   return r.left() == 0 ? protocol_error::none : protocol_error::trailing_bytes;
 }
 

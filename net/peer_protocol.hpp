@@ -14,6 +14,14 @@
 
 namespace p2pfaas::net {
 
+// What a peer_call asks for. Carried by the frame type (call or admin_call), not by the body, so a
+// receiver that does not know admin calls refuses one as an unknown frame type instead of running
+// it as a function.
+enum class call_kind : std::uint8_t {
+  function,  // run a function
+  admin,     // apply an administrative change (a scheduler setting) on the receiver
+};
+
 // A call forwarded to a peer.
 struct peer_call {
   std::string function, path_rest, query /*raw, after '?'*/, content_type;
@@ -23,6 +31,7 @@ struct peer_call {
   std::uint32_t timeout_ms = 0;   // time the call has left when sent
   double deadline_seconds = 0;    // soft deadline left, 0 = none
   std::vector<std::string> path;  // node ids the call went through, origin first, sender last
+  call_kind kind = call_kind::function;
 
   friend bool operator==(const peer_call&, const peer_call&) = default;
 };
@@ -41,6 +50,14 @@ struct peer_reply {
   friend bool operator==(const peer_reply&, const peer_reply&) = default;
 };
 
+// A peer's load as it answers a load probe (for schedulers that pick the least loaded of a few).
+struct peer_load {
+  std::uint32_t running = 0, queued = 0, slots = 0, queue_capacity = 0;
+  double recent_service_seconds = 0;  // finite and >= 0
+
+  friend bool operator==(const peer_load&, const peer_load&) = default;
+};
+
 // Wire format, integers little-endian (as the gossip codec), doubles as their IEEE-754 bits.
 // A WebSocket binary message carries one or more frames back to back, so a link can write every
 // frame queued while the previous write was in flight in one go:
@@ -48,7 +65,7 @@ struct peer_reply {
 //   version     u8   peer_protocol_version
 //   type        u8   frame_type
 //   request id  u64  chosen by the caller, echoed by the reply
-//   body            per type (see peer_protocol.cpp); a cancel has none
+//   body            per type (see peer_protocol.cpp); a cancel and a load_query have none
 // Strings are a u16 length and bytes; payload and body a u32 length, bounded only by the frame
 // size limit; lists a u16 count. Decoding accepts exactly what encoding produces: no unknown flag
 // bits, no trailing bytes, finite doubles. So a decoded frame encodes back to the same bytes.
@@ -70,6 +87,11 @@ enum class frame_type : std::uint8_t {
   // The caller gave up on the request (its deadline passed): the receiver may stop it, and
   // drops its reply.
   cancel = 3,
+  // Asks for the receiver's load, answered at once by a load_report with the same request id.
+  load_query = 4,
+  load_report = 5,
+  // A call of kind admin: the body of a call.
+  admin_call = 6,
 };
 
 enum class protocol_error : std::uint8_t {
@@ -99,19 +121,27 @@ struct frame_view {
 protocol_error next_frame(std::span<const std::uint8_t>& message, std::size_t max_frame_bytes,
                           frame_view& out);
 // Decode a frame body; `out` is overwritten and unspecified on error. Never throws for malformed
-// input (only std::bad_alloc could escape) and never reads outside `body`.
+// input (only std::bad_alloc could escape) and never reads outside `body`. A call and an
+// admin_call share their body: decoding one leaves out.kind alone, for the receiver to set from
+// the frame type.
 protocol_error decode(std::span<const std::uint8_t> body, peer_call& out);
 protocol_error decode(std::span<const std::uint8_t> body, peer_reply& out);
+protocol_error decode(std::span<const std::uint8_t> body, peer_load& out);
 
-// Bytes of the whole frame for this call or reply (limits not checked).
+// Bytes of the whole frame for this call, reply or load report (limits not checked).
 std::size_t encoded_size(const peer_call& call);
 std::size_t encoded_size(const peer_reply& reply);
-// Append one frame to `out`, which is left unchanged when a limit is broken.
+std::size_t encoded_size(const peer_load& load);
+// Append one frame to `out`, which is left unchanged when a limit is broken. A call is written as
+// a call or an admin_call frame according to its kind.
 protocol_error encode(std::uint64_t request_id, const peer_call& call, std::size_t max_frame_bytes,
                       std::string& out);
 protocol_error encode(std::uint64_t request_id, const peer_reply& reply,
                       std::size_t max_frame_bytes, std::string& out);
+protocol_error encode(std::uint64_t request_id, const peer_load& load, std::size_t max_frame_bytes,
+                      std::string& out);
 void encode_cancel(std::uint64_t request_id, std::string& out);
+void encode_load_query(std::uint64_t request_id, std::string& out);
 
 // Frames waiting for a link's one write in flight. Whatever piles up during a write goes out in
 // the following writes, one message each, so a busy link makes one write per batch rather than

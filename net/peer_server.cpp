@@ -59,17 +59,20 @@ asio::awaitable<void> refuse(beast::tcp_stream& stream, unsigned version, respon
 }  // namespace
 
 struct peer_server::shared {
-  shared(key_ring ring, std::string id, link_options opts, handler h)
+  shared(key_ring ring, std::string id, link_options opts, handler h,
+         std::function<peer_load()> load)
       : keys(std::move(ring)),
         self_id(std::move(id)),
         options(opts),
         on_call(std::move(h)),
+        load_source(std::move(load)),
         client_tokens(keys, options.replay_window, default_nonce_cache_size, peer_upgrade_label) {}
 
   const key_ring keys;
   const std::string self_id;
   const link_options options;
   const handler on_call;
+  const std::function<peer_load()> load_source;
 
   std::mutex mutex;      // guards client_tokens, live and the closed transition
   opener client_tokens;  // opens the callers' upgrade credentials
@@ -78,7 +81,7 @@ struct peer_server::shared {
 
   std::atomic<std::size_t> sessions{0};
   std::atomic<std::uint64_t> upgrades_accepted{0}, upgrades_refused{0}, calls{0}, replies{0},
-      cancels{0}, protocol_errors{0};
+      cancels{0}, protocol_errors{0}, load_queries{0};
 };
 
 // One link from a peer. Runs on the executor of the connection http_server handed over (a strand
@@ -95,6 +98,7 @@ struct peer_server::session : std::enable_shared_from_this<session> {
   asio::awaitable<void> run_call(std::shared_ptr<session> self, std::uint64_t id, peer_call call);
   asio::awaitable<void> write_loop(std::shared_ptr<session> self);
   void send_reply(std::uint64_t id, const peer_reply& reply);
+  void send_load(std::uint64_t id);
   void flush();
   void stop();
   bool on_message(std::string& problem);
@@ -147,7 +151,14 @@ bool peer_server::session::on_message(std::string& problem) {
       cancelled.push_back(frame.request_id);
       continue;
     }
-    if (frame.type != frame_type::call) {
+    if (frame.type == frame_type::load_query) {
+      // Answered here, on the session's executor: a probe should measure the load, not add to it
+      // or wait behind the calls that make it.
+      shared_->load_queries.fetch_add(1, std::memory_order_relaxed);
+      send_load(frame.request_id);
+      continue;
+    }
+    if (frame.type != frame_type::call && frame.type != frame_type::admin_call) {
       problem = "unexpected frame type " + std::to_string(static_cast<int>(frame.type));
       return false;
     }
@@ -156,6 +167,7 @@ bool peer_server::session::on_message(std::string& problem) {
       problem = "malformed call: " + std::string(to_string(e));
       return false;
     }
+    call.kind = frame.type == frame_type::admin_call ? call_kind::admin : call_kind::function;
     shared_->calls.fetch_add(1, std::memory_order_relaxed);
     asio::co_spawn(executor, run_call(shared_from_this(), frame.request_id, std::move(call)),
                    asio::detached);
@@ -198,6 +210,25 @@ void peer_server::session::send_reply(std::uint64_t id, const peer_reply& reply)
     }
   }
   shared_->replies.fetch_add(1, std::memory_order_relaxed);
+  flush();
+}
+
+void peer_server::session::send_load(std::uint64_t id) {
+  if (closed) return;
+  // A probe left unanswered times out at the caller, which then treats this node as it would an
+  // unreachable one: better than a made-up load.
+  peer_load load;
+  try {
+    load = shared_->load_source();
+  } catch (const std::exception& e) {
+    spdlog::warn("peer link from {}: no load report: {}", peer_id, e.what());
+    return;
+  }
+  if (auto e = encode(id, load, shared_->options.max_frame_bytes, out.buffer(encoded_size(load)));
+      e != protocol_error::none) {
+    spdlog::warn("peer link from {}: no load report: {}", peer_id, to_string(e));
+    return;
+  }
   flush();
 }
 
@@ -309,17 +340,18 @@ asio::awaitable<void> upgrade(std::shared_ptr<peer_server::shared> state, beast:
 
 }  // namespace
 
-peer_server::peer_server(key_ring keys, std::string self_id, link_options options,
-                         handler on_call) {
+peer_server::peer_server(key_ring keys, std::string self_id, link_options options, handler on_call,
+                         std::function<peer_load()> load_source) {
   if (keys.keys.empty()) throw std::invalid_argument("peer_server: the key ring is empty");
   if (!on_call) throw std::invalid_argument("peer_server: no call handler");
+  if (!load_source) throw std::invalid_argument("peer_server: no load source");
   if (options.connect_timeout <= std::chrono::milliseconds::zero() ||
       options.ping_interval <= std::chrono::milliseconds::zero() ||
       options.max_frame_bytes < peer_frame_header_bytes) {
     throw std::invalid_argument("peer_server: unusable link options");
   }
-  shared_ =
-      std::make_shared<shared>(std::move(keys), std::move(self_id), options, std::move(on_call));
+  shared_ = std::make_shared<shared>(std::move(keys), std::move(self_id), options,
+                                     std::move(on_call), std::move(load_source));
 }
 
 peer_server::~peer_server() {
@@ -364,6 +396,7 @@ peer_server_stats peer_server::stats() const {
   out.replies = s.replies.load(std::memory_order_relaxed);
   out.cancels = s.cancels.load(std::memory_order_relaxed);
   out.protocol_errors = s.protocol_errors.load(std::memory_order_relaxed);
+  out.load_queries = s.load_queries.load(std::memory_order_relaxed);
   return out;
 }
 

@@ -18,25 +18,30 @@ struct peer_server_stats {
   std::size_t sessions = 0;  // open links from peers
   std::uint64_t upgrades_accepted = 0;
   std::uint64_t upgrades_refused = 0;  // 401 (credentials) and 503 (closed)
-  std::uint64_t calls = 0;             // calls received
+  std::uint64_t calls = 0;             // calls received, admin calls included
   std::uint64_t replies = 0;           // replies written to the link (not dropped)
   std::uint64_t cancels = 0;           // cancel frames received
   std::uint64_t protocol_errors = 0;   // links closed for a malformed frame
+  std::uint64_t load_queries = 0;      // load probes received
 };
 
 // The accepting side of the peer links. Installed as the http_server's upgrade handler for
 // peer_path; authenticates the upgrade (401 otherwise) and then serves the link: every call runs
-// concurrently as its own coroutine on the link's executor, and replies go out through one write
-// queue. Thread-safe.
+// concurrently as its own coroutine on the link's executor, a load probe is answered at once, and
+// replies and load reports go out through one write queue. Thread-safe.
 class peer_server {
  public:
   // The peer id is the node id the caller proved with the cluster key. The handler runs on the
-  // link's executor; an exception it throws becomes a 500 reply.
+  // link's executor for calls of either kind (call.kind says which); an exception it throws
+  // becomes a 500 reply.
   using handler =
       std::function<boost::asio::awaitable<peer_reply>(peer_call, const std::string& peer_id)>;
 
-  // Throws std::invalid_argument for an empty key ring or an unusable option.
-  peer_server(key_ring keys, std::string self_id, link_options options, handler on_call);
+  // `load_source` answers load probes: it runs on the link's executor, inline, so it must be
+  // quick and must not block. Throws std::invalid_argument for an empty key ring, handler or
+  // load source, or an unusable option.
+  peer_server(key_ring keys, std::string self_id, link_options options, handler on_call,
+              std::function<peer_load()> load_source);
   ~peer_server();  // close()
   peer_server(const peer_server&) = delete;
   peer_server& operator=(const peer_server&) = delete;

@@ -106,8 +106,14 @@ cluster::cluster(asio::io_context& io, int io_threads, asio::io_context& gossip_
       keys_(std::move(keys)),
       load_timer_(gossip_io) {
   links_ = std::make_unique<net::peer_client>(io_, keys_, id_, link_options_of(cfg_, io_threads));
-  server_ = std::make_unique<net::peer_server>(keys_, id_, link_options_of(cfg_, io_threads),
-                                               std::move(on_call));
+  server_ = std::make_unique<net::peer_server>(
+      keys_, id_, link_options_of(cfg_, io_threads), std::move(on_call), [&executor] {
+        auto l = executor.current_load();
+        return net::peer_load{
+            static_cast<std::uint32_t>(l.running), static_cast<std::uint32_t>(l.queued),
+            static_cast<std::uint32_t>(l.slots), static_cast<std::uint32_t>(l.queue_capacity),
+            l.recent_service_seconds};
+      });
 }
 
 cluster::~cluster() {
@@ -171,9 +177,11 @@ std::vector<scheduler::peer_info> cluster::alive_peers() const {
   peers.reserve(view->members.size());
   for (const auto& m : view->members) {
     if (m.id == view->self || m.state != discovery::member_state::alive) continue;
-    peers.push_back({m.id, m.address, static_cast<int>(m.load.in_flight),
-                     static_cast<int>(m.load.queued), static_cast<int>(m.load.slots),
-                     m.load.recent_service_seconds});
+    peers.push_back(
+        {m.id,
+         m.address,
+         {static_cast<int>(m.load.in_flight), static_cast<int>(m.load.queued),
+          static_cast<int>(m.load.slots), m.load.recent_service_seconds, m.load.version}});
   }
   return peers;
 }
@@ -182,6 +190,19 @@ asio::awaitable<net::peer_outcome> cluster::forward(const scheduler::peer_info& 
                                                     net::peer_call call,
                                                     clock::time_point deadline) {
   co_return co_await links_->call(peer.id, peer.address, std::move(call), deadline);
+}
+
+asio::awaitable<std::optional<scheduler::peer_load>> cluster::probe_load(
+    const scheduler::peer_info& peer, clock::time_point deadline) {
+  net::load_outcome answer = co_await links_->probe(peer.id, peer.address, deadline);
+  if (!answer.ok()) co_return std::nullopt;
+  const net::peer_load& l = answer.load;
+  co_return scheduler::peer_load{static_cast<int>(l.running), static_cast<int>(l.queued),
+                                 static_cast<int>(l.slots), l.recent_service_seconds};
+}
+
+void cluster::join(std::vector<std::string> seeds) {
+  if (gossip_) gossip_->join(std::move(seeds));
 }
 
 void cluster::accept_peer(boost::beast::tcp_stream stream, net::request req) {

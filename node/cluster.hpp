@@ -54,6 +54,11 @@ class cluster final : public scheduler::peer_network {
       const scheduler::peer_info& peer, net::peer_call call,
       std::chrono::steady_clock::time_point deadline) override;
 
+  boost::asio::awaitable<std::optional<scheduler::peer_load>> probe_load(
+      const scheduler::peer_info& peer, std::chrono::steady_clock::time_point deadline) override;
+  // Contacts more seeds now (P2PFaaS's discovery init_servers, set at runtime).
+  void join(std::vector<std::string> seeds);
+
   // For the /peer upgrade: authenticates and serves the link, or answers 401.
   void accept_peer(boost::beast::tcp_stream stream, net::request req);
 

@@ -1,14 +1,21 @@
 #include "node/node.hpp"
 
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <pthread.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/experimental/parallel_group.hpp>
 #include <boost/asio/ip/address.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <charconv>
 #include <condition_variable>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -83,7 +90,8 @@ std::optional<std::string> read_secret_file(const std::string& path, std::string
 
 // Keys whose new value only a restart can apply: the node refuses to pretend otherwise.
 const std::vector<std::pair<std::string, std::string>> restart_only_keys = {
-    {"node", ""}, {"cluster", ""}, {"admin", ""}, {"log", "format"}, {"executor", "seed"}};
+    {"node", ""},      {"cluster", ""},      {"admin", ""},
+    {"log", "format"}, {"executor", "seed"}, {"compat", ""}};
 
 // By default half the cores do I/O: the executor's workers need the rest for function bodies,
 // and on a 2-core box one I/O thread serves small calls faster than two fighting for a core.
@@ -130,6 +138,35 @@ void warn_if_readable_by_others(const std::string& path) {
   }
 }
 
+// HOST:PORT as an endpoint to bind; a name such as "localhost" gives its first address.
+asio::ip::tcp::endpoint listen_endpoint(asio::io_context& io, const std::string& text,
+                                        const char* key) {
+  auto [host, port] = *config::split_host_port(text);
+  boost::system::error_code ec;
+  auto address = asio::ip::make_address(host, ec);
+  if (ec) {
+    asio::ip::tcp::resolver resolver(io);
+    auto results = resolver.resolve(host, std::to_string(port), ec);
+    if (ec || results.empty()) {
+      throw std::system_error(ec, std::string("cannot resolve ") + key + " host " + host);
+    }
+    address = results.begin()->endpoint().address();
+  }
+  return {address, port};
+}
+
+// Binds `server`; a failure names the config key and the address, without Asio's source location.
+asio::ip::tcp::endpoint listen_on(net::http_server& server, const asio::ip::tcp::endpoint& at,
+                                  const char* key) {
+  try {
+    return server.listen(at);
+  } catch (const boost::system::system_error& e) {
+    throw std::system_error(e.code().value(), std::generic_category(),
+                            std::string(key) + ": cannot listen on " + at.address().to_string() +
+                                ":" + std::to_string(at.port()));
+  }
+}
+
 // The list headers: one entry per node that handled the call, origin first.
 template <class Field>
 std::string json_list(const std::vector<scheduler::node_timing>& route, Field field) {
@@ -156,7 +193,45 @@ struct busy_guard {
   std::atomic<int>& count;
 };
 
+// The scheduler's name and parameters as API.md shows them.
+nlohmann::json scheduler_body(const std::string& name, const std::vector<std::string>& parameters) {
+  return {{"name", name}, {"parameters", parameters}};
+}
+
 }  // namespace
+
+// The dispatcher's reports as metrics.
+class node::decision_metrics final : public scheduler::dispatch_observer {
+ public:
+  explicit decision_metrics(registry& metrics)
+      : decisions_(metrics.counter("p2pfaas_scheduler_decisions_total",
+                                   "Scheduling decisions, by policy (\"header\" when an "
+                                   "X-P2pfaas-Scheduler-* header decided) and outcome.",
+                                   {"policy", "outcome"})),
+        probes_(metrics.histogram(
+            "p2pfaas_scheduler_probe_duration_seconds",
+            "Time to learn peers' load by probing, by whether the peer answered in time.",
+            {"result"}, {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1})),
+        failures_(metrics.counter("p2pfaas_scheduler_forward_failures_total",
+                                  "Forwards that did not end with the peer running the call, by "
+                                  "reason.",
+                                  {"reason"})) {}
+
+  void decided(std::string_view policy, scheduler::decision_outcome outcome) override {
+    decisions_.add({std::string(policy), std::string(scheduler::to_string(outcome))});
+  }
+  void probed(double seconds, bool answered) override {
+    probes_.observe({answered ? "answered" : "failed"}, seconds);
+  }
+  void forward_failed(scheduler::forward_failure failure) override {
+    failures_.add({std::string(scheduler::to_string(failure))});
+  }
+
+ private:
+  counter_family& decisions_;
+  histogram_family& probes_;
+  counter_family& failures_;
+};
 
 config::problems node::check(const config::config& cfg) {
   config::problems problems;
@@ -220,13 +295,17 @@ node::node(config::config cfg)
                                            return handle_peer_call(std::move(call), peer);
                                          });
   }
-  dispatcher_ = std::make_unique<scheduler::dispatcher>(*executor_, id_, cluster_.get());
+  decision_metrics_ = std::make_unique<decision_metrics>(metrics_);
+  dispatcher_ = std::make_unique<scheduler::dispatcher>(
+      *executor_, id_, cluster_.get(), std::function<std::uint64_t()>{}, decision_metrics_.get());
   server_ = std::make_unique<net::http_server>(io_, routes_, server_limits_of(cfg), io_threads_);
+  restore_scheduler(cfg);
   if (auto problems = apply(cfg, true); !problems.empty()) {
     throw std::runtime_error(problems.front().to_string());
   }
   add_metrics();
   add_routes();
+  add_compat_routes();
 }
 
 node::~node() {
@@ -235,19 +314,17 @@ node::~node() {
 
 asio::ip::tcp::endpoint node::start() {
   const auto cfg = config_.get();
-  auto [host, port] = *config::split_host_port(cfg->node.listen);
-  boost::system::error_code ec;
-  auto address = asio::ip::make_address(host, ec);
-  if (ec) {
-    // A name such as "localhost": take its first address.
-    asio::ip::tcp::resolver resolver(io_);
-    auto results = resolver.resolve(host, std::to_string(port), ec);
-    if (ec || results.empty()) {
-      throw std::system_error(ec, "cannot resolve node.listen host " + host);
-    }
-    address = results.begin()->endpoint().address();
+  auto bound =
+      listen_on(*server_, listen_endpoint(io_, cfg->node.listen, "node.listen"), "node.listen");
+  for (const auto& [key, address, routes] :
+       {std::tuple{"compat.discovery_listen", &cfg->compat.discovery_listen, &discovery_routes_},
+        std::tuple{"compat.learner_listen", &cfg->compat.learner_listen, &learner_routes_}}) {
+    if (address->empty()) continue;
+    auto& compat = compat_servers_.emplace_back(
+        std::make_unique<net::http_server>(io_, *routes, server_limits_of(*cfg), io_threads_));
+    auto at = listen_on(*compat, listen_endpoint(io_, *address, key), key);
+    spdlog::info("{}: P2PFaaS-compatible API on {}:{}", key, at.address().to_string(), at.port());
   }
-  auto bound = server_->listen({address, port});
   if (cluster_) {
     server_->set_upgrade_handler("/peer",
                                  [this](boost::beast::tcp_stream stream, net::request req) {
@@ -261,6 +338,7 @@ asio::ip::tcp::endpoint node::start() {
     });
   }
   server_->start();
+  for (auto& compat : compat_servers_) compat->start();
   work_.emplace(io_.get_executor());
   const int threads = io_threads_;
   for (int i = 0; i < threads; ++i) {
@@ -315,6 +393,7 @@ void node::shutdown() {
       if (gossip_thread_.joinable()) gossip_thread_.join();
     }
     server_->stop();
+    for (auto& compat : compat_servers_) compat->stop();
     executor_->shutdown();
     work_.reset();
 
@@ -366,11 +445,19 @@ config::problems node::apply(const config::config& next, bool at_start) {
         policies_
             .build(next.scheduler.name, next.scheduler.parameters, policy_dependencies_of(next))
             .built;
+    // Saved before it takes effect: a choice that would not survive a restart is refused.
+    if (!at_start) {
+      if (auto error = save_scheduler(next.scheduler); !error.empty()) {
+        return {{"scheduler", error}};
+      }
+    }
   }
   config_.set(std::make_shared<const config::config>(next));
   executor_->set_limits(executor_limits_of(next));
   server_->set_limits(server_limits_of(next));
   dispatcher_->set_policy(std::move(policy));
+  dispatcher_->set_probe_timeout(std::chrono::duration_cast<clock::duration>(
+      std::chrono::duration<double>(next.scheduler.probe_timeout_seconds)));
   set_log_level(next.log.level);
   return {};
 }
@@ -613,6 +700,8 @@ void node::add_routes() {
       [this](net::request_context&) -> asio::awaitable<net::response> { co_return handle_load(); });
   routes_.add({verb::get, verb::post}, "/configuration",
               [this](net::request_context& ctx) { return handle_configuration(ctx); });
+  routes_.add({verb::get, verb::post}, "/configuration/scheduler",
+              [this](net::request_context& ctx) { return handle_scheduler(ctx); });
   routes_.add({verb::get}, "/nodes",
               [this](net::request_context&) -> asio::awaitable<net::response> {
                 nlohmann::json body =
@@ -688,6 +777,305 @@ asio::awaitable<net::response> node::handle_configuration(net::request_context& 
   co_return net::json_response(http::status::ok,
                                config::to_json(*config_.get())
                                    .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+}
+
+std::filesystem::path node::scheduler_file() const {
+  return std::filesystem::path(config_.get()->node.data_dir) / "scheduler.json";
+}
+
+std::string node::save_scheduler(const config::scheduler_section& scheduler) const {
+  const std::filesystem::path target = scheduler_file();
+  const std::filesystem::path temp = target.string() + ".tmp";
+  const std::string text = scheduler_body(scheduler.name, scheduler.parameters).dump() + "\n";
+  auto failed = [&](const char* what) {
+    const std::string why = std::strerror(errno);
+    ::unlink(temp.c_str());
+    return std::string("cannot save the choice to ") + target.string() + " (" + what + ": " + why +
+           ")";
+  };
+  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return failed("open");
+  const bool written = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  // Flushed before the rename, so a crash leaves the old file or the new one, never a torn one.
+  const bool synced = written && ::fsync(fd) == 0;
+  ::close(fd);
+  if (!written) return failed("write");
+  if (!synced) return failed("fsync");
+  if (::rename(temp.c_str(), target.c_str()) != 0) return failed("rename");
+  if (int dir = ::open(target.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      dir >= 0) {
+    ::fsync(dir);
+    ::close(dir);
+  }
+  return {};
+}
+
+void node::restore_scheduler(config::config& cfg) {
+  const std::filesystem::path file = std::filesystem::path(cfg.node.data_dir) / "scheduler.json";
+  std::ifstream in(file);
+  if (!in) return;
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const nlohmann::json saved = nlohmann::json::parse(text, nullptr, false);
+  config::loaded patched = config::apply_patch(cfg, {{"scheduler", saved}});
+  std::string problem;
+  if (!saved.is_object() || !saved.contains("name") || !saved.contains("parameters")) {
+    problem = "not a {\"name\",\"parameters\"} object";
+  } else if (!patched.ok()) {
+    problem = patched.errors.front().to_string();
+  } else if (auto built =
+                 policies_.build(patched.value.scheduler.name, patched.value.scheduler.parameters,
+                                 policy_dependencies_of(patched.value));
+             !built.built) {
+    problem = built.error;
+  }
+  if (!problem.empty()) {
+    spdlog::warn("ignoring {}: {}; using scheduler {} from the configuration", file.string(),
+                 problem, cfg.scheduler.name);
+    return;
+  }
+  cfg.scheduler.name = patched.value.scheduler.name;
+  cfg.scheduler.parameters = patched.value.scheduler.parameters;
+  spdlog::info(
+      "scheduler {} {} restored from {} (set at runtime; delete the file to use the "
+      "configuration's)",
+      cfg.scheduler.name, nlohmann::json(cfg.scheduler.parameters).dump(), file.string());
+}
+
+nlohmann::json node::scheduler_json() const {
+  auto active = dispatcher_->current_policy();
+  return scheduler_body(std::string(active->name()), active->parameters());
+}
+
+std::pair<http::status, nlohmann::json> node::set_scheduler(std::string_view body) {
+  auto refuse = [](std::string code, std::string message) {
+    return std::pair{http::status::bad_request,
+                     nlohmann::json{{"code", std::move(code)}, {"message", std::move(message)}}};
+  };
+  const nlohmann::json doc = nlohmann::json::parse(body, nullptr, false);
+  if (doc.is_discarded()) return refuse("bad_json", "the body is not valid JSON");
+  if (!doc.is_object() || !doc.contains("name")) {
+    return refuse("invalid_scheduler",
+                  R"(the body must be {"name": "<policy>", "parameters": ["<string>", ...]})");
+  }
+  for (const auto& [key, value] : doc.items()) {
+    if (key != "name" && key != "parameters") {
+      return refuse("invalid_scheduler",
+                    "unknown key \"" + key + "\" (a scheduler is {\"name\", \"parameters\"})");
+    }
+  }
+  nlohmann::json patch{{"scheduler", {{"name", doc["name"]}}}};
+  // Omitted parameters mean the policy's defaults, not the previous policy's parameters.
+  patch["scheduler"]["parameters"] =
+      doc.contains("parameters") ? doc["parameters"] : nlohmann::json::array();
+  config::problems problems = apply_patch(patch);
+  if (!problems.empty()) {
+    std::string message;
+    for (const auto& p : problems) message += (message.empty() ? "" : "; ") + p.to_string();
+    return refuse("invalid_scheduler", message);
+  }
+  return {http::status::ok, scheduler_json()};
+}
+
+asio::awaitable<net::response> node::handle_scheduler(net::request_context& ctx) {
+  if (auto refused = refuse_admin(ctx)) co_return *refused;
+  if (ctx.req.method() == http::verb::get) {
+    co_return net::json_response(http::status::ok, scheduler_json().dump());
+  }
+  net::query_list query;
+  bool cluster_scope = false;
+  if (net::parse_query(ctx.query, query)) {
+    for (const auto& [key, value] : query) {
+      if (key != "scope") continue;
+      if (value == "cluster") {
+        cluster_scope = true;
+      } else if (value != "node") {
+        co_return json_error(http::status::bad_request, "bad_query",
+                             "scope must be node or cluster (got \"" + value + "\")");
+      }
+    }
+  }
+  auto [status, answer] = set_scheduler(ctx.req.body());
+  if (!cluster_scope || status != http::status::ok) {
+    co_return net::json_response(status, answer.dump());
+  }
+  // Applied here first, so a choice this node refuses never reaches the others.
+  nlohmann::json nodes = nlohmann::json::array();
+  nodes.push_back({{"node", id_}, {"status", 200}, {"result", answer}});
+  nlohmann::json peers = co_await set_scheduler_on_peers(answer.dump());
+  bool all = true;
+  for (auto& entry : peers) {
+    all = all && entry["status"] == 200;
+    nodes.push_back(std::move(entry));
+  }
+  answer["nodes"] = std::move(nodes);
+  // 502: the answer names the nodes that did not take it; those that did keep it.
+  co_return net::json_response(all ? http::status::ok : http::status::bad_gateway, answer.dump());
+}
+
+asio::awaitable<nlohmann::json> node::set_scheduler_on_peers(std::string body) {
+  nlohmann::json results = nlohmann::json::array();
+  if (!cluster_) co_return results;
+  const std::vector<scheduler::peer_info> peers = cluster_->alive_peers();
+  if (peers.empty()) co_return results;
+  constexpr auto limit = std::chrono::seconds(5);
+  const auto deadline = clock::now() + limit;
+  using call_op =
+      decltype(asio::co_spawn(std::declval<asio::any_io_executor>(),
+                              std::declval<asio::awaitable<net::peer_outcome>>(), asio::deferred));
+  std::vector<call_op> calls;
+  const auto executor = co_await asio::this_coro::executor;
+  for (const auto& peer : peers) {
+    net::peer_call call;
+    call.kind = net::call_kind::admin;
+    call.function = "scheduler";
+    call.content_type = "application/json";
+    call.payload = body;
+    call.call_id = random_call_id();
+    call.timeout_ms = static_cast<std::uint32_t>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(limit).count());
+    call.path = {id_};
+    calls.push_back(asio::co_spawn(executor, cluster_->forward(peer, std::move(call), deadline),
+                                   asio::deferred));
+  }
+  auto [order, errors, outcomes] =
+      co_await asio::experimental::make_parallel_group(std::move(calls))
+          .async_wait(asio::experimental::wait_for_all(), asio::use_awaitable);
+  (void)order;
+  for (std::size_t i = 0; i < peers.size(); ++i) {
+    nlohmann::json entry{{"node", peers[i].id}};
+    if (errors[i] || !outcomes[i].ok()) {
+      entry["status"] = 502;
+      entry["error"] = errors[i] ? "the call failed" : outcomes[i].message;
+    } else {
+      entry["status"] = outcomes[i].reply.status;
+      nlohmann::json reply = nlohmann::json::parse(outcomes[i].reply.body, nullptr, false);
+      entry["result"] = reply.is_discarded() ? nlohmann::json(outcomes[i].reply.body) : reply;
+    }
+    results.push_back(std::move(entry));
+  }
+  co_return results;
+}
+
+// Admin calls from peers: the cluster key that authenticated the link is the trust they rest on.
+net::peer_reply node::handle_admin_call(const net::peer_call& call) {
+  net::peer_reply reply;
+  reply.executed_on = id_;
+  reply.path = {id_};
+  reply.total_seconds = {0};
+  reply.scheduling_seconds = {0};
+  reply.probing_seconds = {0};
+  reply.content_type = "application/json";
+  if (call.function != "scheduler") {
+    reply.status = 404;
+    reply.outcome = "not_found";
+    reply.body = nlohmann::json{{"code", "unknown_admin_call"},
+                                {"message", "no admin call named \"" + call.function + "\""}}
+                     .dump();
+    return reply;
+  }
+  auto [status, answer] = set_scheduler(call.payload);
+  reply.status = static_cast<int>(status);
+  reply.outcome = status == http::status::ok ? "ok" : "client_error";
+  reply.executed = status == http::status::ok;
+  reply.body = answer.dump();
+  return reply;
+}
+
+nlohmann::json node::discovery_configuration() const {
+  const auto cfg = config_.get();
+  std::string host = cfg->node.advertise;
+  if (cluster_ && !cluster_->advertised().empty()) host = cluster_->advertised();
+  if (auto split = config::split_host_port(host)) host = split->first;
+  std::vector<std::string> seeds = cfg->cluster.join;
+  {
+    std::lock_guard lock(seeds_mutex_);
+    seeds.insert(seeds.end(), seeds_added_.begin(), seeds_added_.end());
+  }
+  return {{"machine_ip", host},
+          {"machine_id", id_},
+          {"machine_group_name", cfg->node.group},
+          {"init_servers", seeds}};
+}
+
+net::response node::handle_discovery_configuration(net::request_context& ctx) {
+  if (auto refused = refuse_admin(ctx)) return *refused;
+  if (ctx.req.method() == http::verb::post) {
+    const nlohmann::json doc = nlohmann::json::parse(ctx.req.body(), nullptr, false);
+    if (doc.is_discarded() || !doc.is_object()) {
+      return json_error(http::status::bad_request, "bad_json", "the body must be a JSON object");
+    }
+    const nlohmann::json current = discovery_configuration();
+    std::string problems;
+    auto problem = [&](const std::string& text) {
+      problems += (problems.empty() ? "" : "; ") + text;
+    };
+    std::vector<std::string> seeds;
+    const auto port = config::split_host_port(config_.get()->node.listen)->second;
+    for (const auto& [key, value] : doc.items()) {
+      if (key == "init_servers") {
+        if (!value.is_array()) {
+          problem("init_servers: must be a list of addresses");
+          continue;
+        }
+        for (const auto& seed : value) {
+          if (!seed.is_string() || seed.get<std::string>().empty()) {
+            problem("init_servers: every entry must be a HOST or HOST:PORT string");
+            break;
+          }
+          // P2PFaaS lists bare IPs, every node on the same port: take this node's.
+          std::string text = seed.get<std::string>();
+          if (!config::split_host_port(text)) text += ":" + std::to_string(port);
+          if (!config::split_host_port(text)) {
+            problem("init_servers: not an address: \"" + seed.get<std::string>() + "\"");
+            break;
+          }
+          seeds.push_back(std::move(text));
+        }
+      } else if (key == "machine_ip" || key == "machine_id" || key == "machine_group_name") {
+        if (value != current[key]) {
+          problem(key + ": cannot be changed at runtime (it is node." +
+                  (key == "machine_ip"   ? std::string("advertise")
+                   : key == "machine_id" ? std::string("id")
+                                         : std::string("group")) +
+                  "; restart the node with the new value)");
+        }
+      } else {
+        problem("unknown key \"" + key + "\"");
+      }
+    }
+    if (!seeds.empty() && !cluster_) {
+      problem("init_servers: this node has no cluster key, so it cannot join peers");
+    }
+    if (!problems.empty()) {
+      return json_error(http::status::bad_request, "invalid_configuration", problems);
+    }
+    if (!seeds.empty()) {
+      {
+        std::lock_guard lock(seeds_mutex_);
+        for (const auto& seed : seeds) {
+          if (std::find(seeds_added_.begin(), seeds_added_.end(), seed) == seeds_added_.end())
+            seeds_added_.push_back(seed);
+        }
+      }
+      cluster_->join(seeds);
+    }
+  }
+  return net::json_response(http::status::ok, discovery_configuration().dump());
+}
+
+void node::add_compat_routes() {
+  using verb = http::verb;
+  discovery_routes_.add(
+      {verb::get}, "/list", [this](net::request_context&) -> asio::awaitable<net::response> {
+        co_return net::json_response(
+            http::status::ok, (cluster_ ? cluster_->list_json() : nlohmann::json::array()).dump());
+      });
+  discovery_routes_.add({verb::get, verb::post}, "/configuration",
+                        [this](net::request_context& ctx) -> asio::awaitable<net::response> {
+                          co_return handle_discovery_configuration(ctx);
+                        });
+  // The learner's endpoints join learner_routes_ with the learner; until then the port answers
+  // 404 to every path, as P2PFaaS's would for one it does not know.
 }
 
 net::response node::handle_health() const {
@@ -874,6 +1262,7 @@ asio::awaitable<net::peer_reply> node::handle_peer_call(net::peer_call in,
     return reply;
   };
   if (draining_) co_return refuse(503, "shut_down", "draining", "the node is shutting down");
+  if (in.kind == net::call_kind::admin) co_return handle_admin_call(in);
   if (!functions_.find(in.function)) {
     co_return refuse(404, "not_found", "unknown_function",
                      "no function named \"" + in.function + "\" on " + id_);

@@ -5,6 +5,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <chrono>
+#include <filesystem>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -62,6 +63,25 @@ class node {
   void add_metrics();
   config::problems apply(const config::config& next, bool at_start);
 
+  // The scheduler choice made at runtime, kept in the data dir so that a restart keeps it.
+  std::filesystem::path scheduler_file() const;
+  // Writes it atomically (temp file, fsync, rename); "" or why not.
+  std::string save_scheduler(const config::scheduler_section& scheduler) const;
+  // A saved choice replaces cfg's, when it still builds; otherwise it is ignored with a warning.
+  void restore_scheduler(config::config& cfg);
+  nlohmann::json scheduler_json() const;  // {"name","parameters"} of the active policy
+  // POST /configuration/scheduler's body applied here: the status and the answer's body.
+  std::pair<net::http::status, nlohmann::json> set_scheduler(std::string_view body);
+  boost::asio::awaitable<net::response> handle_scheduler(net::request_context& ctx);
+  // Sends the scheduler body to every alive peer over its link; each node's result.
+  boost::asio::awaitable<nlohmann::json> set_scheduler_on_peers(std::string body);
+  net::peer_reply handle_admin_call(const net::peer_call& call);
+
+  // The compatibility listeners (P2PFaaS's discovery and learner ports).
+  void add_compat_routes();
+  nlohmann::json discovery_configuration() const;
+  net::response handle_discovery_configuration(net::request_context& ctx);
+
   boost::asio::awaitable<net::response> handle_function(net::request_context& ctx);
   boost::asio::awaitable<net::peer_reply> handle_peer_call(net::peer_call call,
                                                            const std::string& peer);
@@ -86,6 +106,8 @@ class node {
   std::unique_ptr<scheduler::dispatcher> dispatcher_;
 
   registry metrics_;
+  class decision_metrics;
+  std::unique_ptr<decision_metrics> decision_metrics_;
   counter_family* calls_ = nullptr;
   histogram_family* call_seconds_ = nullptr;
   counter_family* deadline_ = nullptr;
@@ -105,6 +127,11 @@ class node {
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
   net::router routes_;
   std::unique_ptr<net::http_server> server_;
+  net::router discovery_routes_;
+  net::router learner_routes_;
+  std::vector<std::unique_ptr<net::http_server>> compat_servers_;
+  mutable std::mutex seeds_mutex_;
+  std::vector<std::string> seeds_added_;  // by the discovery API's init_servers, at runtime
   std::vector<std::thread> threads_;
   std::atomic<bool> draining_{false};
   std::atomic<int> busy_calls_{0};  // /function and peer calls being handled

@@ -1,11 +1,13 @@
 #pragma once
 
+#include <atomic>
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 
 #include "scheduler/peer_network.hpp"
 #include "scheduler/policy.hpp"
@@ -76,36 +78,96 @@ struct call_result {
   std::string forwarded_to;  // peer this node handed the call to, if it did
 };
 
-// decide -> run here / forward / reject. The policy can be replaced at any time; a call keeps the
-// policy it started with.
+// How a decision ended, as the decisions metric names it.
+enum class decision_outcome {
+  local,      // ran (or queued) here as decided
+  forwarded,  // the first chosen peer took it
+  rejected,   // refused by the policy or a header (503)
+  fallback,   // a chosen peer refused or could not be reached: another peer or this node took
+              // over, or nobody could (429)
+};
+std::string_view to_string(decision_outcome outcome);
+
+// Why a forward did not reach a peer that ran it, as the forward-failures metric names it.
+enum class forward_failure {
+  connect_failed,  // no link (refused, unreachable, in backoff, bad credentials)
+  link_lost,       // the link died with the call on it (502: it may have run)
+  timed_out,       // no answer within the call's timeout (504)
+  peer_full,       // the peer answered 429 without running it
+  peer_rejected,   // the peer's policy rejected it (503)
+  peer_draining,   // the peer is shutting down
+  other,
+};
+std::string_view to_string(forward_failure failure);
+
+// What the dispatcher reports as it goes; the node turns it into metrics. Called from I/O
+// threads concurrently.
+class dispatch_observer {
+ public:
+  virtual ~dispatch_observer() = default;
+  // `policy` is the deciding policy's name, or "header" for X-P2pfaas-Scheduler-* decisions.
+  virtual void decided(std::string_view policy, decision_outcome outcome) = 0;
+  virtual void probed(double seconds, bool answered) = 0;
+  virtual void forward_failed(forward_failure failure) = 0;
+};
+
+// decide -> run here / forward (with one fallback) / reject. The policy can be replaced at any
+// time; a call keeps the policy it started with.
 class dispatcher {
  public:
   // Without a network (no cluster key), a forward decision runs the call here.
   dispatcher(workloads::executor& executor, std::string self_id, peer_network* network = nullptr,
-             std::function<std::uint64_t()> random = {});
+             std::function<std::uint64_t()> random = {}, dispatch_observer* observer = nullptr);
 
   void set_policy(std::shared_ptr<policy> next);
   std::shared_ptr<policy> current_policy() const;
+  // How long a policy waits for peers to tell their load.
+  void set_probe_timeout(std::chrono::steady_clock::duration timeout);
 
   boost::asio::awaitable<call_result> dispatch(call_request call);
 
+  // Calls this node has sent to `peer` and not yet had answered.
+  int outstanding(const std::string& peer) const;
+
+  class view;  // the cluster_view a policy gets for one call; defined in dispatcher.cpp
+
  private:
+  boost::asio::awaitable<call_result> forward(call_request& call, call_result result,
+                                              std::vector<peer_info> peers);
   boost::asio::awaitable<call_result> run_local(call_request& call, call_result result);
-  boost::asio::awaitable<call_result> run_on_peer(call_request& call, call_result result,
-                                                  const peer_info& peer);
-  // A random alive peer not on the call's path, if there is one.
-  std::optional<peer_info> pick_peer(const call_request& call, const std::string& wanted);
+  // The peer's answer, or nullopt when the call surely did not run there (never sent, or refused
+  // unrun), with why in `failure`.
+  boost::asio::awaitable<std::optional<call_result>> run_on_peer(call_request& call,
+                                                                 const call_result& result,
+                                                                 const peer_info& peer,
+                                                                 forward_failure& failure);
+  call_result finish_remote(call_request& call, call_result result, net::peer_reply& reply);
   local_load current_load() const;
+  std::uint64_t draw();
+  void decided(std::string_view policy, decision_outcome outcome) {
+    if (observer_) observer_->decided(policy, outcome);
+  }
 
   workloads::executor& executor_;
   const std::string self_id_;
   peer_network* const network_;
+  dispatch_observer* const observer_;
   std::function<std::uint64_t()> random_;
   std::mutex random_mutex_;
   // A plain mutex rather than std::atomic<std::shared_ptr>: libstdc++ 12's version has a data
   // race between load and store (its lock release is relaxed). Held to copy one pointer.
   mutable std::mutex policy_mutex_;
   std::shared_ptr<policy> policy_;
+  std::atomic<std::chrono::steady_clock::duration::rep> probe_timeout_;
+  mutable std::mutex outstanding_mutex_;  // guards the two maps below
+  std::unordered_map<std::string, int> outstanding_;
+  // Per peer, the gossiped record last seen and this node's calls outstanding there then, which
+  // the record counts already (roughly: it was made a little earlier).
+  struct record_seen {
+    std::uint64_t version = 0;
+    int outstanding = 0;
+  };
+  std::unordered_map<std::string, record_seen> records_;
 };
 
 }  // namespace p2pfaas::scheduler

@@ -13,9 +13,9 @@ build_result no_scheduler::make(const std::vector<std::string>& parameters,
   return {std::make_shared<no_scheduler>(*loss), {}};
 }
 
-decision no_scheduler::decide(const call_context&, const local_load& load) {
-  if (loss_ && load.running >= load.slots) return {action::reject, {}};
-  return {action::run_local, {}};
+boost::asio::awaitable<decision> no_scheduler::decide(const call_context&, const local_load& load,
+                                                      cluster_view&) {
+  co_return here_or_reject(loss_, load);
 }
 
 }  // namespace p2pfaas::scheduler

@@ -14,7 +14,8 @@ class no_scheduler final : public policy {
 
   std::string_view name() const override { return "NoScheduler"; }
   std::vector<std::string> parameters() const override { return {loss_ ? "true" : "false"}; }
-  decision decide(const call_context& call, const local_load& load) override;
+  boost::asio::awaitable<decision> decide(const call_context& call, const local_load& load,
+                                          cluster_view& view) override;
 
  private:
   bool loss_;

@@ -1,5 +1,6 @@
 #include "scheduler/parameters.hpp"
 
+#include <algorithm>
 #include <charconv>
 
 namespace p2pfaas::scheduler {
@@ -54,6 +55,17 @@ std::optional<int> parameter_reader::integer(std::size_t index, int fallback, in
     return std::nullopt;
   }
   return value;
+}
+
+std::optional<std::string> parameter_reader::choice(std::size_t index, std::string fallback,
+                                                    const std::vector<std::string>& allowed) {
+  if (!present(index)) return fallback;
+  const std::string& text = values_[index];
+  if (std::find(allowed.begin(), allowed.end(), text) != allowed.end()) return text;
+  std::string options;
+  for (const auto& a : allowed) options += (options.empty() ? "" : " or ") + a;
+  errors_.push_back(label(index) + ": must be " + options + " (got \"" + text + "\")");
+  return std::nullopt;
 }
 
 std::string parameter_reader::error_text() const {

@@ -19,6 +19,9 @@ class parameter_reader {
   bool present(std::size_t index) const { return index < values_.size(); }
   std::optional<bool> boolean(std::size_t index, bool fallback);
   std::optional<int> integer(std::size_t index, int fallback, int min, int max);
+  // One of `allowed`, exactly as spelled there.
+  std::optional<std::string> choice(std::size_t index, std::string fallback,
+                                    const std::vector<std::string>& allowed);
 
   const std::vector<std::string>& errors() const { return errors_; }
   std::string error_text() const;

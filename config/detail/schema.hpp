@@ -258,6 +258,13 @@ template <class V, view_of<scheduler_section> S>
 void fields(V& v, S& s) {
   v("name", s.name, not_empty());
   v("parameters", s.parameters, scalars_as_strings);
+  v("probe_timeout_seconds", s.probe_timeout_seconds, above(0.0, 10.0));
+}
+
+template <class V, view_of<compat_section> S>
+void fields(V& v, S& s) {
+  v("discovery_listen", s.discovery_listen, empty_or_host_port(0));
+  v("learner_listen", s.learner_listen, empty_or_host_port(0));
 }
 
 template <class V, view_of<log_section> S>
@@ -281,6 +288,7 @@ void fields(V& v, S& c) {
   v("cluster", c.cluster);
   v("admin", c.admin);
   v("scheduler", c.scheduler);
+  v("compat", c.compat);
   v("log", c.log);
   v("functions", c.functions, keys(not_empty(), name_chars()));
 }

@@ -46,13 +46,7 @@ std::string state_seen(const daemon_process& observer, const std::string& id) {
 }
 
 double metric(const daemon_process& node, const std::string& series) {
-  auto r = http_get(node.port(), "/metrics");
-  double total = 0;
-  std::istringstream lines(r.body);
-  for (std::string line; std::getline(lines, line);) {
-    if (line.rfind(series, 0) == 0) total += std::stod(line.substr(line.rfind(' ') + 1));
-  }
-  return total;
+  return metric_sum(node.port(), series);
 }
 
 class Cluster : public ::testing::Test {

@@ -9,6 +9,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <cctype>
+#include <sstream>
 
 namespace p2pfaas::testing {
 
@@ -106,6 +107,16 @@ std::string raw_exchange(std::uint16_t port, const std::string& bytes,
       });
   io.run();
   return received;
+}
+
+double metric_sum(std::uint16_t port, const std::string& series) {
+  auto r = http_request(port, "GET", "/metrics");
+  double total = 0;
+  std::istringstream lines(r.body);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind(series, 0) == 0) total += std::stod(line.substr(line.rfind(' ') + 1));
+  }
+  return total;
 }
 
 }  // namespace p2pfaas::testing

@@ -36,6 +36,10 @@ inline reply http_get(std::uint16_t port, const std::string& target,
   return http_request(port, "GET", target, {}, headers);
 }
 
+// The sum of the samples of /metrics whose line starts with `series` (a name, or a name and the
+// start of its labels); 0 when there are none.
+double metric_sum(std::uint16_t port, const std::string& series);
+
 // Writes raw bytes and reads until the peer closes or `timeout` passes: for pipelining and
 // malformed-request tests.
 std::string raw_exchange(std::uint16_t port, const std::string& bytes,

@@ -391,7 +391,8 @@ config every_field_changed() {
   value.cluster = {
       {"a:1", "b:2"}, "/k", 0.3, 0.15, 2, 5, 3, 5, 0.25, 4, 20, 2, 30, 10, 0.1, 64, 2, 3};
   value.admin = {"/t"};
-  value.scheduler = {"PowerOfNScheduler", {"1", "2", "true", "1"}};
+  value.scheduler = {"PowerOfNScheduler", {"1", "2", "true", "1"}, 0.2};
+  value.compat = {"0.0.0.0:19000", "127.0.0.1:19020"};
   value.log = {"debug", "json"};
   value.functions = {{"sleep", {0.5, 2, 3}}, {"echo.v2", {0, 0, 1}}};
   return value;
@@ -399,13 +400,14 @@ config every_field_changed() {
 
 TEST(ToJson, WritesEveryKey) {
   const json doc = to_json(every_field_changed());
-  EXPECT_EQ(doc.size(), 8U);
+  EXPECT_EQ(doc.size(), 9U);
   EXPECT_EQ(doc["node"].size(), 7U);
   EXPECT_EQ(doc["http"].size(), 4U);
   EXPECT_EQ(doc["executor"].size(), 8U);
   EXPECT_EQ(doc["cluster"].size(), 18U);
   EXPECT_EQ(doc["admin"].size(), 1U);
-  EXPECT_EQ(doc["scheduler"].size(), 2U);
+  EXPECT_EQ(doc["scheduler"].size(), 3U);
+  EXPECT_EQ(doc["compat"].size(), 2U);
   EXPECT_EQ(doc["log"].size(), 2U);
   EXPECT_EQ(doc["executor"]["seed"], 42);
   EXPECT_EQ(doc["cluster"]["join"], json::array({"a:1", "b:2"}));

@@ -262,6 +262,15 @@ TEST(Gossip, FiveNodesJoinedThroughOneSeedSeeEachOtherAlive) {
   }
 }
 
+TEST(Gossip, ARunningNodeJoinsSeedsGivenLater) {
+  cluster c;
+  c.add("node-0", {});
+  c.add("node-1", {});
+  // Two clusters of one; then node-1 is pointed at node-0, as P2PFaaS's init_servers do.
+  c.at(1).service->join({local(c.at(0).port)});
+  EXPECT_TRUE(wait_until([&] { return c.all_see_all_alive(); }, 20s).has_value());
+}
+
 TEST(Gossip, AbruptStopIsDeclaredDeadAndARestartRejoinsAbove) {
   cluster c;
   c.add_joined(5);

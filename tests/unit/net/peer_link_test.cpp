@@ -15,6 +15,7 @@
 #include <future>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <thread>
 
 #include "net/http_server.hpp"
@@ -99,8 +100,9 @@ peer_call payload_call(std::string payload) {
 // One node's accepting side: an http_server with the peer_server as its /peer upgrade handler.
 struct test_node {
   test_node(asio::io_context& io, key_ring keys, std::string id, link_options options,
-            peer_server::handler handler, std::uint16_t port = 0)
-      : server(std::move(keys), std::move(id), options, std::move(handler)),
+            peer_server::handler handler, std::function<peer_load()> load_source,
+            std::uint16_t port = 0)
+      : server(std::move(keys), std::move(id), options, std::move(handler), std::move(load_source)),
         http(io, routes, {}, 2) {
     routes.add({http::verb::get}, "/hello", [](request_context&) -> asio::awaitable<response> {
       co_return json_response(http::status::ok, R"({"hello":"world"})");
@@ -218,14 +220,21 @@ class PeerLinkTest : public ::testing::Test {
     };
   }
 
+  // Reports load_ unless the test gives its own source.
   void start_node(link_options options = {}, key_ring keys = cluster, std::string id = "node-b",
-                  std::uint16_t port = 0) {
+                  std::uint16_t port = 0, std::function<peer_load()> load_source = {}) {
     if (node_) {
       node_->kill();
       retired_.push_back(std::move(node_));
     }
-    node_ =
-        std::make_unique<test_node>(io_, std::move(keys), std::move(id), options, handler(), port);
+    if (!load_source) {
+      load_source = [this] {
+        std::lock_guard lock(mutex_);
+        return load_;
+      };
+    }
+    node_ = std::make_unique<test_node>(io_, std::move(keys), std::move(id), options, handler(),
+                                        std::move(load_source), port);
   }
   void start_client(link_options options = {}, key_ring keys = cluster) {
     client_ = std::make_unique<peer_client>(io_, std::move(keys), "node-a", options);
@@ -257,6 +266,30 @@ class PeerLinkTest : public ::testing::Test {
     return get(future);
   }
 
+  // Probes as call_async calls.
+  std::future<load_outcome> probe_async(steady::duration timeout = 10s, std::string peer = "node-b",
+                                        std::string address = {}) {
+    if (address.empty()) address = node_->address();
+    auto promise = std::make_shared<std::promise<load_outcome>>();
+    auto future = promise->get_future();
+    auto strand = asio::make_strand(io_);
+    asio::co_spawn(
+        strand,
+        [this, promise, strand, peer = std::move(peer), address = std::move(address),
+         timeout]() mutable -> asio::awaitable<void> {
+          auto outcome = co_await client_->probe(peer, address, steady::now() + timeout);
+          if (!strand.running_in_this_thread()) outcome.message += " [resumed off its strand]";
+          promise->set_value(std::move(outcome));
+        },
+        asio::detached);
+    return future;
+  }
+  load_outcome probe(steady::duration timeout = 10s, std::string peer = "node-b",
+                     std::string address = {}) {
+    auto future = probe_async(timeout, std::move(peer), std::move(address));
+    return get(future);
+  }
+
   asio::io_context io_;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_{
       io_.get_executor()};
@@ -269,6 +302,7 @@ class PeerLinkTest : public ::testing::Test {
   std::mutex mutex_;
   peer_call last_call_;
   std::string last_peer_;
+  peer_load load_;  // what the node reports to probes
 };
 
 TEST_F(PeerLinkTest, CallRoundTripsEveryField) {
@@ -640,13 +674,14 @@ TEST_F(PeerLinkTest, MalformedFrameFromTheCallerClosesTheLinkWithAReason) {
   EXPECT_EQ(started_, 0);
 }
 
-// A peer that passes the upgrade, reads one message and answers it with `answer`.
-asio::awaitable<void> bad_peer(tcp::acceptor& acceptor, std::string answer) {
+// A peer that passes the upgrade as `node_id`, reads one message and answers it with `answer`.
+asio::awaitable<void> bad_peer(tcp::acceptor& acceptor, std::string answer,
+                               std::string node_id = "node-b") {
   auto [ec, socket] = co_await acceptor.async_accept(use_tuple);
   if (ec) co_return;
   websocket::stream<tcp::socket> ws(std::move(socket));
-  ws.set_option(websocket::stream_base::decorator([](websocket::response_type& res) {
-    res.set(peer_auth_response_header, make_peer_token(cluster, "node-b", wall_clock::now()));
+  ws.set_option(websocket::stream_base::decorator([node_id](websocket::response_type& res) {
+    res.set(peer_auth_response_header, make_peer_token(cluster, node_id, wall_clock::now()));
   }));
   auto [accept_ec] = co_await ws.async_accept(use_tuple);
   if (accept_ec) co_return;
@@ -686,6 +721,310 @@ TEST_F(PeerLinkTest, DeadlineAlreadyPassedFailsAtOnce) {
   start_client();
   auto outcome = call(payload_call("x"), -1ms);
   EXPECT_EQ(outcome.error, peer_error::timed_out);
+}
+
+TEST_F(PeerLinkTest, ServerNeedsALoadSource) {
+  EXPECT_THROW(peer_server(cluster, "node-b", {}, handler(), {}), std::invalid_argument);
+}
+
+TEST_F(PeerLinkTest, ProbeGetsTheServersLoad) {
+  {
+    std::lock_guard lock(mutex_);
+    load_ = {.running = 3,
+             .queued = 5,
+             .slots = 4,
+             .queue_capacity = 100,
+             .recent_service_seconds = 0.125};
+  }
+  start_node();
+  start_client();
+  auto outcome = probe();
+  ASSERT_TRUE(outcome.ok()) << outcome.message;
+  EXPECT_EQ(outcome.load, (peer_load{3, 5, 4, 100, 0.125}));
+  EXPECT_EQ(started_, 0);  // no handler ran
+  EXPECT_EQ(node_->server.stats().load_queries, 1u);
+  EXPECT_EQ(node_->server.stats().calls, 0u);
+  EXPECT_EQ(client_->link_count(), 1u);  // opened by the probe, kept for calls
+  auto after = call(payload_call("after"));
+  ASSERT_TRUE(after.ok()) << after.message;
+  EXPECT_EQ(client_->stats().links_opened, 1u);
+}
+
+TEST_F(PeerLinkTest, ProbesAndCallsInterleaveOnOneLink) {
+  auto queries = std::make_shared<std::atomic<std::uint32_t>>(0);
+  // Every report differs, so a probe handed another's answer would show.
+  start_node({}, cluster, "node-b", 0, [queries] {
+    const std::uint32_t n = ++*queries;
+    return peer_load{.running = n, .queued = 2 * n, .recent_service_seconds = n / 1000.0};
+  });
+  start_client();
+  std::vector<std::future<peer_outcome>> calls;
+  std::vector<std::future<load_outcome>> probes;
+  for (int i = 0; i < 50; ++i) {
+    calls.push_back(call_async(payload_call(i % 7 == 0 ? "slow" : "call " + std::to_string(i))));
+    probes.push_back(probe_async());
+  }
+  for (int i = 0; i < 50; ++i) {
+    auto outcome = get(calls[i]);
+    ASSERT_TRUE(outcome.ok()) << i << ": " << outcome.message;
+    EXPECT_EQ(outcome.reply.body, i % 7 == 0 ? "slow" : "call " + std::to_string(i));
+  }
+  std::set<std::uint32_t> seen;
+  for (auto& f : probes) {
+    auto outcome = get(f);
+    ASSERT_TRUE(outcome.ok()) << outcome.message;
+    EXPECT_EQ(outcome.load.queued, 2 * outcome.load.running);
+    EXPECT_DOUBLE_EQ(outcome.load.recent_service_seconds, outcome.load.running / 1000.0);
+    seen.insert(outcome.load.running);
+  }
+  EXPECT_EQ(seen.size(), 50u);
+  EXPECT_EQ(*seen.begin(), 1u);
+  EXPECT_EQ(*seen.rbegin(), 50u);
+  EXPECT_EQ(client_->stats().links_opened, 1u);
+  EXPECT_EQ(node_->server.stats().load_queries, 50u);
+  EXPECT_EQ(node_->server.stats().calls, 50u);
+}
+
+TEST_F(PeerLinkTest, ProbesAreCountedApartFromCalls) {
+  std::uint16_t closed_port = 0;
+  {
+    asio::io_context io;
+    tcp::acceptor probe(io, {asio::ip::make_address("127.0.0.1"), 0});
+    closed_port = probe.local_endpoint().port();
+  }
+  start_node();
+  start_client();
+  for (int i = 0; i < 2; ++i) ASSERT_TRUE(call(payload_call("x")).ok());
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(probe().ok());
+  EXPECT_FALSE(probe(5s, "node-c", "127.0.0.1:" + std::to_string(closed_port)).ok());
+  const auto stats = client_->stats();
+  EXPECT_EQ(stats.calls, 2u);
+  EXPECT_EQ(stats.replies, 2u);
+  for (auto n : stats.failed) EXPECT_EQ(n, 0u);
+  EXPECT_EQ(stats.probes, 4u);
+  EXPECT_EQ(stats.probes_answered, 3u);
+  EXPECT_EQ(stats.probes_failed_with(peer_error::connect_failed), 1u);
+  EXPECT_EQ(node_->server.stats().calls, 2u);
+  EXPECT_EQ(node_->server.stats().replies, 2u);
+  EXPECT_EQ(node_->server.stats().load_queries, 3u);
+}
+
+TEST_F(PeerLinkTest, ProbeToAPortNobodyListensOnFailsFast) {
+  std::uint16_t closed_port = 0;
+  {
+    asio::io_context io;
+    tcp::acceptor probe(io, {asio::ip::make_address("127.0.0.1"), 0});
+    closed_port = probe.local_endpoint().port();
+  }
+  start_client();
+  const std::string address = "127.0.0.1:" + std::to_string(closed_port);
+  const auto begin = steady::now();
+  auto first = probe(5s, "node-b", address);
+  EXPECT_EQ(first.error, peer_error::connect_failed);
+  EXPECT_NE(first.message.find("cannot reach node-b at " + address), std::string::npos)
+      << first.message;
+  // In backoff now: fails at once, calls and probes alike.
+  auto second = probe(5s, "node-b", address);
+  EXPECT_EQ(second.error, peer_error::connect_failed);
+  EXPECT_NE(second.message.find("next attempt in"), std::string::npos) << second.message;
+  EXPECT_EQ(call(payload_call("x"), 5s, "node-b", address).error, peer_error::connect_failed);
+  EXPECT_LT(steady::now() - begin, 500ms);
+  EXPECT_EQ(client_->stats().connect_failures, 1u);
+}
+
+TEST_F(PeerLinkTest, ProbeDoesNotWaitForRoomOnAFullLink) {
+  start_node();
+  start_client({.max_in_flight = 1});
+  auto blocked = call_async(payload_call("block"));
+  ASSERT_TRUE(testing::eventually([&] { return started_ == 1; }));
+  auto queued = call_async(payload_call("queued"));
+  const auto begin = steady::now();
+  auto outcome = probe(1s);
+  EXPECT_TRUE(outcome.ok()) << outcome.message;
+  EXPECT_LT(steady::now() - begin, 500ms);
+  EXPECT_EQ(queued.wait_for(0s), std::future_status::timeout);  // still waiting for room
+  gate_ = true;
+  EXPECT_TRUE(get(blocked).ok());
+  EXPECT_EQ(get(queued).reply.body, "queued");
+}
+
+TEST_F(PeerLinkTest, ProbesFailAtOnceWhenTheLinkIsDroppedOrClosed) {
+  start_node();
+  start_client();
+  freezable_proxy proxy(node_->port);
+  ASSERT_TRUE(probe(5s, "node-b", proxy.address()).ok());
+  proxy.freeze();
+  auto pending_probe = probe_async(30s, "node-b", proxy.address());
+  auto pending_call = call_async(payload_call("x"), 30s, "node-b", proxy.address());
+  std::this_thread::sleep_for(50ms);  // both written into the frozen relay
+  auto begin = steady::now();
+  client_->drop("node-b");
+  auto dropped = get(pending_probe, 5s);
+  EXPECT_EQ(dropped.error, peer_error::link_lost) << dropped.message;
+  EXPECT_NE(dropped.message.find("dropped"), std::string::npos) << dropped.message;
+  EXPECT_EQ(get(pending_call, 5s).error, peer_error::link_lost);
+  EXPECT_LT(steady::now() - begin, 500ms);
+
+  // Waiting for a link whose upgrade hangs in the relay.
+  auto connecting = probe_async(30s, "node-b", proxy.address());
+  std::this_thread::sleep_for(50ms);
+  begin = steady::now();
+  client_->close();
+  auto closed = get(connecting, 5s);
+  EXPECT_EQ(closed.error, peer_error::shut_down) << closed.message;
+  EXPECT_LT(steady::now() - begin, 500ms);
+  EXPECT_EQ(probe().error, peer_error::shut_down);
+  EXPECT_EQ(client_->stats().probes_failed_with(peer_error::link_lost), 1u);
+  EXPECT_EQ(client_->stats().probes_failed_with(peer_error::shut_down), 2u);
+}
+
+// What a raw peer read, frame type by frame type.
+struct frame_log {
+  void add(frame_type type) {
+    std::lock_guard lock(mutex);
+    types.push_back(type);
+  }
+  std::vector<frame_type> get() {
+    std::lock_guard lock(mutex);
+    return types;
+  }
+  std::mutex mutex;
+  std::vector<frame_type> types;
+};
+
+// A peer that passes the upgrade, logs every frame it reads and answers each load query `delay`
+// after it came (never a call).
+asio::awaitable<void> slow_load_peer(tcp::acceptor& acceptor, steady::duration delay,
+                                     std::shared_ptr<frame_log> log) {
+  auto [ec, socket] = co_await acceptor.async_accept(use_tuple);
+  if (ec) co_return;
+  websocket::stream<tcp::socket> ws(std::move(socket));
+  ws.set_option(websocket::stream_base::decorator([](websocket::response_type& res) {
+    res.set(peer_auth_response_header, make_peer_token(cluster, "node-b", wall_clock::now()));
+  }));
+  auto [accept_ec] = co_await ws.async_accept(use_tuple);
+  if (accept_ec) co_return;
+  ws.binary(true);
+  beast::flat_buffer buffer;
+  for (;;) {
+    auto [read_ec, n] = co_await ws.async_read(buffer, use_tuple);
+    if (read_ec) co_return;
+    const auto data = buffer.cdata();
+    std::span<const std::uint8_t> message(static_cast<const std::uint8_t*>(data.data()),
+                                          data.size());
+    std::string answers;
+    frame_view frame;
+    while (!message.empty() && next_frame(message, 1 << 20, frame) == protocol_error::none) {
+      log->add(frame.type);
+      if (frame.type == frame_type::load_query) {
+        (void)encode(frame.request_id, peer_load{.running = 7}, 1 << 20, answers);
+      }
+    }
+    buffer.consume(buffer.size());
+    if (answers.empty()) continue;
+    co_await pause(delay);
+    auto [write_ec, written] = co_await ws.async_write(asio::buffer(answers), use_tuple);
+    if (write_ec) co_return;
+  }
+}
+
+TEST_F(PeerLinkTest, ProbePastItsDeadlineTimesOutWithoutACancel) {
+  start_client();
+  tcp::acceptor acceptor(io_, {asio::ip::make_address("127.0.0.1"), 0});
+  const std::string address = "127.0.0.1:" + std::to_string(acceptor.local_endpoint().port());
+  auto log = std::make_shared<frame_log>();
+  asio::co_spawn(io_, slow_load_peer(acceptor, 300ms, log), asio::detached);
+
+  const auto begin = steady::now();
+  auto late = probe(100ms, "node-b", address);
+  const auto took = steady::now() - begin;
+  EXPECT_EQ(late.error, peer_error::timed_out);
+  EXPECT_NE(late.message.find("no load report from node-b"), std::string::npos) << late.message;
+  EXPECT_GE(took, 100ms);  // not before its deadline
+  EXPECT_LT(took, 250ms);  // nor long after it, and well before the peer's 300 ms
+  // Its report comes anyway, and is dropped as late; the link carries on.
+  EXPECT_TRUE(testing::eventually([&] { return client_->stats().late_replies == 1; }));
+  auto next = probe(5s, "node-b", address);
+  ASSERT_TRUE(next.ok()) << next.message;
+  EXPECT_EQ(next.load.running, 7u);
+  // Nothing to stop on the peer, so no cancel went out between the two queries.
+  EXPECT_EQ(log->get(), (std::vector<frame_type>{frame_type::load_query, frame_type::load_query}));
+  EXPECT_EQ(client_->stats().links_opened, 1u);
+  EXPECT_EQ(client_->stats().probes_failed_with(peer_error::timed_out), 1u);
+  EXPECT_EQ(client_->stats().failed_with(peer_error::timed_out), 0u);
+  boost::system::error_code ignored;
+  acceptor.close(ignored);
+}
+
+TEST_F(PeerLinkTest, AnswerOfTheWrongKindClosesTheLink) {
+  start_client();
+  // The first request on a new link has request id 0 (slot 0, generation 0).
+  std::string report, reply;
+  ASSERT_EQ(encode(0, peer_load{}, 1 << 20, report), protocol_error::none);
+  ASSERT_EQ(encode(0, peer_reply{}, 1 << 20, reply), protocol_error::none);
+  tcp::acceptor acceptor(io_, {asio::ip::make_address("127.0.0.1"), 0});
+  const std::string address = "127.0.0.1:" + std::to_string(acceptor.local_endpoint().port());
+
+  asio::co_spawn(io_, bad_peer(acceptor, report), asio::detached);
+  auto call_outcome = call(payload_call("x"), 10s, "node-b", address);
+  EXPECT_EQ(call_outcome.error, peer_error::protocol) << call_outcome.message;
+  EXPECT_NE(call_outcome.message.find("load report for a call"), std::string::npos)
+      << call_outcome.message;
+
+  // Another peer, so another link: node-b's is in backoff.
+  asio::co_spawn(io_, bad_peer(acceptor, reply, "node-c"), asio::detached);
+  auto probe_outcome = probe(10s, "node-c", address);
+  EXPECT_EQ(probe_outcome.error, peer_error::protocol) << probe_outcome.message;
+  EXPECT_NE(probe_outcome.message.find("reply to a load probe"), std::string::npos)
+      << probe_outcome.message;
+  boost::system::error_code ignored;
+  acceptor.close(ignored);
+}
+
+TEST_F(PeerLinkTest, AdminCallReachesTheHandlerWithItsKind) {
+  start_node();
+  start_client();
+  peer_call admin = payload_call("scheduler settings");
+  admin.kind = call_kind::admin;
+  auto outcome = call(admin);
+  ASSERT_TRUE(outcome.ok()) << outcome.message;
+  EXPECT_EQ(outcome.reply.body, "scheduler settings");
+  {
+    std::lock_guard lock(mutex_);
+    EXPECT_EQ(last_call_.kind, call_kind::admin);
+    EXPECT_EQ(last_call_, admin);
+  }
+  ASSERT_TRUE(call(payload_call("plain")).ok());
+  {
+    std::lock_guard lock(mutex_);
+    EXPECT_EQ(last_call_.kind, call_kind::function);
+  }
+  EXPECT_EQ(node_->server.stats().calls, 2u);
+  EXPECT_EQ(client_->stats().calls, 2u);
+}
+
+TEST_F(PeerLinkTest, AdminCallIsCancelledLikeAnyCall) {
+  start_node();
+  start_client();
+  peer_call admin = payload_call("slow");
+  admin.kind = call_kind::admin;
+  auto outcome = call(admin, 100ms);
+  EXPECT_EQ(outcome.error, peer_error::timed_out);
+  EXPECT_TRUE(testing::eventually([&] { return node_->server.stats().cancels == 1; }));
+  // The cancelled call's reply is dropped, not written: after the handler's 300 ms, the next
+  // reply is the only one.
+  std::this_thread::sleep_for(400ms);
+  ASSERT_TRUE(call(payload_call("next")).ok());
+  EXPECT_EQ(node_->server.stats().replies, 1u);
+  EXPECT_EQ(client_->stats().late_replies, 0u);
+}
+
+TEST_F(PeerLinkTest, ProbeWithItsDeadlinePassedFailsAtOnce) {
+  start_node();
+  start_client();
+  auto outcome = probe(-1ms);
+  EXPECT_EQ(outcome.error, peer_error::timed_out);
+  EXPECT_NE(outcome.message.find("before the probe"), std::string::npos) << outcome.message;
 }
 
 }  // namespace

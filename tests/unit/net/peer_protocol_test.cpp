@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
 
+#include <algorithm>
+#include <bit>
 #include <fstream>
 #include <iterator>
 #include <limits>
@@ -55,6 +57,14 @@ peer_reply full_reply() {
   return r;
 }
 
+peer_load full_load() {
+  return {.running = 3,
+          .queued = 70'000,
+          .slots = 4,
+          .queue_capacity = 0xffff'ffffu,
+          .recent_service_seconds = 0.0421875};
+}
+
 // Splits one frame off `message` and checks its header.
 frame_view split(std::span<const std::uint8_t>& message, frame_type type, std::uint64_t id) {
   frame_view frame;
@@ -101,6 +111,144 @@ TEST(PeerProtocol, EmptyStructsRoundTrip) {
   ASSERT_EQ(decode(split(message, frame_type::reply, 2).body, reply), protocol_error::none);
   EXPECT_EQ(call, peer_call{});
   EXPECT_EQ(reply, peer_reply{});
+}
+
+TEST(PeerProtocol, LoadQueryAndReportRoundTrip) {
+  std::string wire;
+  encode_load_query(0x0000'0007'0000'0003u, wire);
+  EXPECT_EQ(wire.size(), peer_frame_header_bytes);
+  ASSERT_EQ(encode(0x0000'0007'0000'0003u, full_load(), max_frame, wire), protocol_error::none);
+  EXPECT_EQ(wire.size(), peer_frame_header_bytes + encoded_size(full_load()));
+  auto message = bytes_of(wire);
+  auto query = split(message, frame_type::load_query, 0x0000'0007'0000'0003u);
+  EXPECT_TRUE(query.body.empty());
+  auto report = split(message, frame_type::load_report, 0x0000'0007'0000'0003u);
+  EXPECT_TRUE(message.empty());
+  EXPECT_EQ(report.body.size(), 4 * 4 + 8u);
+  peer_load got;
+  ASSERT_EQ(decode(report.body, got), protocol_error::none);
+  EXPECT_EQ(got, full_load());
+  // Decoded frames encode back to the same bytes.
+  std::string again;
+  encode_load_query(query.request_id, again);
+  ASSERT_EQ(encode(report.request_id, got, max_frame, again), protocol_error::none);
+  EXPECT_EQ(again, wire);
+
+  std::string empty;
+  ASSERT_EQ(encode(1, peer_load{}, max_frame, empty), protocol_error::none);
+  auto m = bytes_of(empty);
+  ASSERT_EQ(decode(split(m, frame_type::load_report, 1).body, got), protocol_error::none);
+  EXPECT_EQ(got, peer_load{});
+}
+
+TEST(PeerProtocol, AdminCallHasItsOwnFrameTypeAndTheBodyOfACall) {
+  peer_call admin = full_call();
+  admin.kind = call_kind::admin;
+  std::string admin_wire, call_wire;
+  ASSERT_EQ(encode(5, admin, max_frame, admin_wire), protocol_error::none);
+  ASSERT_EQ(encode(5, full_call(), max_frame, call_wire), protocol_error::none);
+  EXPECT_EQ(admin_wire.size(), encoded_size(admin));
+  auto admin_message = bytes_of(admin_wire);
+  auto call_message = bytes_of(call_wire);
+  auto admin_frame = split(admin_message, frame_type::admin_call, 5);
+  auto call_frame = split(call_message, frame_type::call, 5);
+  EXPECT_TRUE(std::equal(admin_frame.body.begin(), admin_frame.body.end(), call_frame.body.begin(),
+                         call_frame.body.end()));
+
+  // The body does not carry the kind: decoding leaves it alone, for the receiver to set.
+  peer_call got;
+  got.kind = call_kind::admin;
+  ASSERT_EQ(decode(admin_frame.body, got), protocol_error::none);
+  EXPECT_EQ(got, admin);
+  got.kind = call_kind::function;
+  ASSERT_EQ(decode(admin_frame.body, got), protocol_error::none);
+  EXPECT_EQ(got.kind, call_kind::function);
+  EXPECT_NE(got, admin);
+
+  got.kind = call_kind::admin;
+  std::string again;
+  ASSERT_EQ(encode(5, got, max_frame, again), protocol_error::none);
+  EXPECT_EQ(again, admin_wire);
+
+  peer_call unknown;
+  unknown.kind = static_cast<call_kind>(2);
+  std::string untouched = "keep";
+  EXPECT_EQ(encode(1, unknown, max_frame, untouched), protocol_error::bad_value);
+  EXPECT_EQ(untouched, "keep");
+}
+
+TEST(PeerProtocol, EveryTruncationOfALoadReportIsRefused) {
+  std::string wire;
+  ASSERT_EQ(encode(9, full_load(), max_frame, wire), protocol_error::none);
+  for (std::size_t n = 0; n < wire.size(); ++n) {
+    auto message = bytes_of(wire).first(n);
+    frame_view frame;
+    EXPECT_EQ(next_frame(message, max_frame, frame), protocol_error::truncated) << n;
+    EXPECT_EQ(message.size(), n);
+  }
+  auto message = bytes_of(wire);
+  auto frame = split(message, frame_type::load_report, 9);
+  for (std::size_t n = 0; n < frame.body.size(); ++n) {
+    peer_load load;
+    EXPECT_EQ(decode(frame.body.first(n), load), protocol_error::truncated) << n;
+  }
+}
+
+TEST(PeerProtocol, LoadReportRefusesTrailingBytesAndBadSeconds) {
+  std::string wire;
+  ASSERT_EQ(encode(1, full_load(), max_frame, wire), protocol_error::none);
+  auto message = bytes_of(wire);
+  auto body = split(message, frame_type::load_report, 1).body;
+  const std::vector<std::uint8_t> bytes(body.begin(), body.end());
+  peer_load load;
+
+  auto longer = bytes;
+  longer.push_back(0);
+  EXPECT_EQ(decode(longer, load), protocol_error::trailing_bytes);
+
+  // recent_service_seconds is the last 8 bytes.
+  auto with_seconds = [&](double v) {
+    auto changed = bytes;
+    const auto bits = std::bit_cast<std::uint64_t>(v);
+    for (int i = 0; i < 8; ++i) changed[16 + i] = static_cast<std::uint8_t>(bits >> (8 * i));
+    return changed;
+  };
+  for (double bad :
+       {std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::infinity(),
+        -std::numeric_limits<double>::infinity(), -1.0, -1e-300}) {
+    EXPECT_EQ(decode(with_seconds(bad), load), protocol_error::bad_value) << bad;
+    std::string untouched = "keep";
+    EXPECT_EQ(encode(1, peer_load{.recent_service_seconds = bad}, max_frame, untouched),
+              protocol_error::bad_value)
+        << bad;
+    EXPECT_EQ(untouched, "keep");
+  }
+  EXPECT_EQ(decode(with_seconds(0.0), load), protocol_error::none);
+  EXPECT_EQ(decode(with_seconds(-0.0), load), protocol_error::none);
+  EXPECT_EQ(decode(with_seconds(1e9), load), protocol_error::none);
+
+  std::string small;
+  EXPECT_EQ(encode(1, full_load(), encoded_size(full_load()) - 1, small),
+            protocol_error::frame_too_large);
+  EXPECT_TRUE(small.empty());
+}
+
+TEST(PeerProtocol, LoadQueryWithABodyAndUnknownTypesAreRefused) {
+  std::string wire;
+  encode_load_query(5, wire);
+  frame_view frame;
+  {
+    std::string bad = wire + "x";
+    bad[0] = static_cast<char>(bad[0] + 1);
+    auto m = bytes_of(bad);
+    EXPECT_EQ(next_frame(m, max_frame, frame), protocol_error::trailing_bytes);
+  }
+  for (int type : {0, 7, 255}) {
+    std::string bad = wire;
+    bad[5] = static_cast<char>(type);
+    auto m = bytes_of(bad);
+    EXPECT_EQ(next_frame(m, max_frame, frame), protocol_error::bad_type) << type;
+  }
 }
 
 TEST(PeerProtocol, SeveralFramesShareAMessage) {
@@ -272,20 +420,33 @@ TEST(PeerProtocol, RandomValuesRoundTrip) {
     r.cold_start = rng() % 2;
     r.retry_after_seconds = static_cast<int>(rng() % 100);
 
+    c.kind = rng() % 2 ? call_kind::admin : call_kind::function;
+    const peer_load l{static_cast<std::uint32_t>(rng()), static_cast<std::uint32_t>(rng()),
+                      static_cast<std::uint32_t>(rng()), static_cast<std::uint32_t>(rng()),
+                      number()};
+
     const std::uint64_t id = rng();
     std::string wire;
     ASSERT_EQ(encode(id, c, max_frame, wire), protocol_error::none);
     ASSERT_EQ(encode(id + 1, r, max_frame, wire), protocol_error::none);
+    ASSERT_EQ(encode(id + 2, l, max_frame, wire), protocol_error::none);
     auto message = bytes_of(wire);
     peer_call call;
     peer_reply reply;
-    ASSERT_EQ(decode(split(message, frame_type::call, id).body, call), protocol_error::none);
+    peer_load load;
+    const auto call_type = c.kind == call_kind::admin ? frame_type::admin_call : frame_type::call;
+    ASSERT_EQ(decode(split(message, call_type, id).body, call), protocol_error::none);
+    call.kind = c.kind;  // as the receiver sets it from the frame type
     ASSERT_EQ(decode(split(message, frame_type::reply, id + 1).body, reply), protocol_error::none);
+    ASSERT_EQ(decode(split(message, frame_type::load_report, id + 2).body, load),
+              protocol_error::none);
     EXPECT_EQ(call, c);
     EXPECT_EQ(reply, r);
+    EXPECT_EQ(load, l);
     std::string again;
     ASSERT_EQ(encode(id, call, max_frame, again), protocol_error::none);
     ASSERT_EQ(encode(id + 1, reply, max_frame, again), protocol_error::none);
+    ASSERT_EQ(encode(id + 2, load, max_frame, again), protocol_error::none);
     EXPECT_EQ(again, wire);
   }
 }
@@ -295,6 +456,8 @@ TEST(PeerProtocol, CorruptedFramesNeverCrash) {
   std::string wire;
   ASSERT_EQ(encode(1, full_call(), max_frame, wire), protocol_error::none);
   ASSERT_EQ(encode(2, full_reply(), max_frame, wire), protocol_error::none);
+  ASSERT_EQ(encode(3, full_load(), max_frame, wire), protocol_error::none);
+  encode_load_query(4, wire);
   std::mt19937 rng(7);
   for (int round = 0; round < 5000; ++round) {
     std::vector<std::uint8_t> bytes(wire.begin(), wire.end());
@@ -304,12 +467,15 @@ TEST(PeerProtocol, CorruptedFramesNeverCrash) {
     std::span<const std::uint8_t> message(bytes);
     frame_view frame;
     while (!message.empty() && next_frame(message, max_frame, frame) == protocol_error::none) {
-      if (frame.type == frame_type::call) {
+      if (frame.type == frame_type::call || frame.type == frame_type::admin_call) {
         peer_call call;
         (void)decode(frame.body, call);
       } else if (frame.type == frame_type::reply) {
         peer_reply reply;
         (void)decode(frame.body, reply);
+      } else if (frame.type == frame_type::load_report) {
+        peer_load load;
+        (void)decode(frame.body, load);
       }
     }
   }
@@ -352,7 +518,8 @@ TEST(PeerProtocol, FrameQueueBatchesWholeFramesWithinTheLimit) {
 
 // The fuzzer's seeds are whole, valid messages, so fuzzing starts from frames that get deep.
 TEST(PeerProtocol, FuzzSeedsAreValidMessages) {
-  for (const char* name : {"call", "reply", "batch", "cancel"}) {
+  for (const char* name :
+       {"call", "reply", "batch", "cancel", "load_report", "admin_call", "probe_batch"}) {
     std::ifstream in(testing::source_path(std::string("tests/fuzz/corpus/peer_frame/") + name),
                      std::ios::binary);
     const std::string bytes((std::istreambuf_iterator<char>(in)), {});
@@ -363,10 +530,13 @@ TEST(PeerProtocol, FuzzSeedsAreValidMessages) {
       ASSERT_EQ(next_frame(message, max_frame, frame), protocol_error::none) << name;
       peer_call call;
       peer_reply reply;
-      if (frame.type == frame_type::call) {
+      peer_load load;
+      if (frame.type == frame_type::call || frame.type == frame_type::admin_call) {
         EXPECT_EQ(decode(frame.body, call), protocol_error::none) << name;
       } else if (frame.type == frame_type::reply) {
         EXPECT_EQ(decode(frame.body, reply), protocol_error::none) << name;
+      } else if (frame.type == frame_type::load_report) {
+        EXPECT_EQ(decode(frame.body, load), protocol_error::none) << name;
       }
     }
   }

@@ -5,11 +5,16 @@
 #include <atomic>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_future.hpp>
 #include <condition_variable>
+#include <future>
+#include <map>
 #include <thread>
 
 #include "scheduler/no_scheduler.hpp"
+#include "scheduler/power_of_n_scheduler.hpp"
 #include "tests/support/daemon_process.hpp"
 
 namespace p2pfaas::scheduler {
@@ -36,13 +41,55 @@ class fake_network : public peer_network {
  public:
   std::vector<peer_info> peers;
   net::peer_outcome answer;
+  std::map<std::string, net::peer_outcome> answer_of;  // per peer, over `answer`
   std::vector<std::pair<std::string, net::peer_call>> sent;
+  std::map<std::string, peer_load> loads;  // probe answers; a peer not here does not answer
+  std::vector<std::string> probed;
+  std::chrono::steady_clock::duration probe_delay{};
+
+  std::chrono::steady_clock::duration forward_delay{};
 
   std::vector<peer_info> alive_peers() const override { return peers; }
   asio::awaitable<net::peer_outcome> forward(const peer_info& peer, net::peer_call call,
                                              std::chrono::steady_clock::time_point) override {
     sent.emplace_back(peer.id, std::move(call));
-    co_return answer;
+    if (forward_delay > std::chrono::steady_clock::duration::zero()) {
+      asio::steady_timer wait(co_await asio::this_coro::executor, forward_delay);
+      co_await wait.async_wait(asio::use_awaitable);
+    }
+    auto it = answer_of.find(peer.id);
+    co_return it == answer_of.end() ? answer : it->second;
+  }
+  asio::awaitable<std::optional<peer_load>> probe_load(
+      const peer_info& peer, std::chrono::steady_clock::time_point deadline) override {
+    probed.push_back(peer.id);
+    asio::steady_timer wait(co_await asio::this_coro::executor);
+    wait.expires_at(std::min(deadline, std::chrono::steady_clock::now() + probe_delay));
+    co_await wait.async_wait(asio::use_awaitable);
+    auto it = loads.find(peer.id);
+    if (it == loads.end() || std::chrono::steady_clock::now() >= deadline) co_return std::nullopt;
+    co_return it->second;
+  }
+};
+
+// Counts what the dispatcher reports.
+class counting_observer : public dispatch_observer {
+ public:
+  std::mutex mutex;
+  std::map<std::pair<std::string, std::string>, int> decisions;
+  std::vector<std::pair<double, bool>> probes;
+  std::vector<forward_failure> failures;
+  void decided(std::string_view policy, decision_outcome outcome) override {
+    std::lock_guard lock(mutex);
+    ++decisions[{std::string(policy), std::string(to_string(outcome))}];
+  }
+  void probed(double seconds, bool answered) override {
+    std::lock_guard lock(mutex);
+    probes.emplace_back(seconds, answered);
+  }
+  void forward_failed(forward_failure failure) override {
+    std::lock_guard lock(mutex);
+    failures.push_back(failure);
   }
 };
 
@@ -76,12 +123,13 @@ class DispatcherTest : public ::testing::Test {
   void make(int slots, int queue, std::vector<std::string> params = {"false"}) {
     executor_ = std::make_unique<workloads::executor>(
         functions_, workloads::executor_limits{.slots = slots, .queue = queue});
-    dispatcher_ = std::make_unique<dispatcher>(*executor_, "self", network_.get(),
-                                               [] { return std::uint64_t{1}; });
+    dispatcher_ = std::make_unique<dispatcher>(
+        *executor_, "self", network_.get(), [] { return std::uint64_t{1}; }, &observer_);
     dispatcher_->set_policy(no_scheduler::make(params, {}).built);
   }
 
   std::unique_ptr<fake_network> network_;
+  counting_observer observer_;
 
   std::future<call_result> start(std::string function,
                                  forced_decision forced = forced_decision::none,
@@ -206,7 +254,7 @@ class ForwardTest : public DispatcherTest {
  protected:
   ForwardTest() {
     network_ = std::make_unique<fake_network>();
-    network_->peers = {{"b", "127.0.0.1:2", 0, 0, 1, 0}, {"c", "127.0.0.1:3", 0, 0, 1, 0}};
+    network_->peers = {{"b", "127.0.0.1:2", {0, 0, 1, 0}}, {"c", "127.0.0.1:3", {0, 0, 1, 0}}};
     network_->answer.reply.status = 200;
     network_->answer.reply.body = "from c";
     network_->answer.reply.outcome = "ok";
@@ -317,6 +365,162 @@ TEST_F(ForwardTest, WithEveryPeerOnThePathTheCallRunsHere) {
   EXPECT_EQ(r.place, call_place::here);
   ASSERT_EQ(r.route.size(), 1U);
   EXPECT_EQ(r.route[0].node, "self");
+}
+
+// What the peer says when it did not run the call.
+net::peer_outcome refused(int status, std::string outcome) {
+  net::peer_outcome o;
+  o.reply.status = status;
+  o.reply.outcome = std::move(outcome);
+  o.reply.executed = false;
+  o.reply.body = R"({"code":"refused"})";
+  return o;
+}
+
+TEST_F(ForwardTest, ARefusedCallTriesOneOtherPeer) {
+  // The RNG always draws 1: with b and c as candidates, c comes first, b second.
+  network_->answer_of["c"] = refused(429, "full");
+  network_->answer_of["b"] = network_->answer;  // b runs it
+  call_result r = forward({});
+  ASSERT_EQ(network_->sent.size(), 2U);
+  EXPECT_EQ(network_->sent[0].first, "c");
+  EXPECT_EQ(network_->sent[1].first, "b");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.place, call_place::peer);
+  EXPECT_EQ(r.forwarded_to, "b");
+  EXPECT_EQ(observer_.failures, std::vector<forward_failure>{forward_failure::peer_full});
+  EXPECT_EQ((observer_.decisions[{"header", "fallback"}]), 1);
+}
+
+TEST_F(ForwardTest, WhenBothPeersRefuseItRunsHere) {
+  network_->answer_of["b"] = refused(503, "shut_down");
+  network_->answer_of["c"] = refused(503, "rejected");
+  call_result r = forward({});
+  EXPECT_EQ(network_->sent.size(), 2U);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.place, call_place::here);
+  EXPECT_EQ(r.executed_on, "self");
+  EXPECT_TRUE(r.forwarded_to.empty());
+  EXPECT_EQ(observer_.failures, (std::vector<forward_failure>{forward_failure::peer_rejected,
+                                                              forward_failure::peer_draining}));
+}
+
+TEST_F(ForwardTest, WhenNobodyHasRoomTheAnswerIs429NamingTheRefusals) {
+  make(1, 0);
+  auto held = start("hold");
+  ASSERT_TRUE(p2pfaas::testing::eventually([&] { return gate_.waiting == 1; }));
+  network_->answer_of["b"] = refused(429, "full");
+  network_->answer_of["c"] = {net::peer_error::connect_failed, "no link", {}};
+  call_result r = forward({});
+  EXPECT_EQ(r.status, 429);
+  EXPECT_EQ(r.outcome, call_outcome::full);
+  EXPECT_TRUE(r.retry_after_seconds.has_value());
+  EXPECT_NE(r.body.find("c (connect_failed), b (peer_full)"), std::string::npos) << r.body;
+  gate_.release();
+  EXPECT_EQ(held.get().status, 200);
+}
+
+TEST_F(ForwardTest, ALostLinkIsNotRetriedElsewhere) {
+  // The call may have run on the peer: running it again elsewhere could run it twice.
+  network_->answer = {net::peer_error::link_lost, "link to c lost", {}};
+  call_result r = forward({});
+  EXPECT_EQ(network_->sent.size(), 1U);
+  EXPECT_EQ(r.status, 502);
+  EXPECT_EQ(observer_.failures, std::vector<forward_failure>{forward_failure::link_lost});
+}
+
+class PolicyDispatchTest : public ForwardTest {
+ protected:
+  call_result call_once() {
+    call_request call;
+    call.invocation.function = "ok";
+    call.timeout = 10s;
+    return asio::co_spawn(io_, dispatcher_->dispatch(std::move(call)), asio::use_future).get();
+  }
+  // Keeps this node's one slot busy: its load is then 1 per slot.
+  std::future<call_result> hold_the_slot() {
+    auto held = start("hold", forced_decision::bypass);
+    EXPECT_TRUE(p2pfaas::testing::eventually([&] { return gate_.waiting == 1; }));
+    return held;
+  }
+  void use(std::vector<std::string> params) {
+    dispatcher_->set_policy(
+        power_of_n_scheduler::make(params, {[] { return std::uint64_t{1}; }}).built);
+  }
+};
+
+TEST_F(PolicyDispatchTest, ProbesRunInParallelAndTheirTimeIsReported) {
+  make(1, 4);
+  use({"2", "1", "false", "1"});
+  network_->loads = {{"b", {0, 0, 1, 0}}, {"c", {1, 0, 2, 0}}};
+  network_->probe_delay = 200ms;
+  dispatcher_->set_probe_timeout(2s);
+  auto held = hold_the_slot();
+  call_result r = call_once();
+  EXPECT_EQ(network_->probed.size(), 2U);
+  EXPECT_EQ(r.forwarded_to, "b");  // 0 per slot beats c's 0.5
+  EXPECT_GE(r.probing_seconds, 0.199);
+  EXPECT_LT(r.probing_seconds, 0.399);  // both at once: one after the other takes 0.4 s
+  EXPECT_GE(r.scheduling_seconds, r.probing_seconds);
+  ASSERT_EQ(r.route.size(), 3U);
+  EXPECT_DOUBLE_EQ(r.route[0].probing_seconds, r.probing_seconds);
+  EXPECT_EQ(observer_.probes.size(), 2U);
+  EXPECT_EQ((observer_.decisions[{"PowerOfNScheduler", "forwarded"}]), 1);
+  gate_.release();
+  held.get();
+}
+
+TEST_F(PolicyDispatchTest, AProbeThatTimesOutCountsAsNoAnswer) {
+  make(1, 4);
+  use({"2", "1", "false", "1"});
+  network_->loads = {{"b", {0, 0, 1, 0}}, {"c", {0, 0, 1, 0}}};
+  network_->probe_delay = 5s;
+  dispatcher_->set_probe_timeout(40ms);
+  auto held = hold_the_slot();
+  auto pending = std::async(std::launch::async, [&] { return call_once(); });
+  ASSERT_TRUE(p2pfaas::testing::eventually([&] { return executor_->current_load().queued == 1; }));
+  gate_.release();
+  call_result r = pending.get();
+  EXPECT_EQ(r.place, call_place::here);  // no peer answered: it ran here
+  EXPECT_TRUE(network_->sent.empty());
+  EXPECT_GE(r.probing_seconds, 0.039);
+  EXPECT_LT(r.probing_seconds, 1.0);
+  ASSERT_EQ(observer_.probes.size(), 2U);
+  EXPECT_FALSE(observer_.probes[0].second);
+  held.get();
+}
+
+TEST_F(PolicyDispatchTest, GossipedLoadIsCorrectedByThisNodesOwnCalls) {
+  make(1, 4);
+  network_->answer_of["b"] = network_->answer;
+  network_->peers = {{"b", "127.0.0.1:2", {0, 0, 1, 0, 6}}};  // b's record 6 says idle
+  network_->forward_delay = 300ms;
+  auto in_flight = std::async(std::launch::async, [&] { return forward({}); });
+  ASSERT_TRUE(p2pfaas::testing::eventually([&] { return dispatcher_->outstanding("b") == 1; }));
+  // Record 7 counts that call; it is first seen while the call is still out.
+  network_->peers = {{"b", "127.0.0.1:2", {1, 0, 1, 0, 7}}};
+  use({"1", "1", "false", "1", "gossip"});
+
+  // Own load 1 per slot; b's is 1 too with the call in flight there, so this call stays here.
+  auto held = hold_the_slot();
+  auto pending = std::async(std::launch::async, [&] { return call_once(); });
+  ASSERT_TRUE(p2pfaas::testing::eventually([&] { return executor_->current_load().queued == 1; }));
+  gate_.release();
+  EXPECT_EQ(pending.get().place, call_place::here);
+  held.get();
+  EXPECT_EQ(in_flight.get().forwarded_to, "b");
+  EXPECT_EQ(dispatcher_->outstanding("b"), 0);
+
+  // Record 7 still says busy, but the call it counted is done: b is idle, the call goes there.
+  gate_.open = false;
+  gate_.waiting = 0;
+  network_->forward_delay = {};
+  held = hold_the_slot();
+  call_result r = call_once();
+  EXPECT_EQ(r.forwarded_to, "b");
+  EXPECT_EQ(network_->sent.size(), 2U);
+  gate_.release();
+  held.get();
 }
 
 }  // namespace

@@ -2,13 +2,17 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/unit/scheduler/fake_cluster_view.hpp"
+
 namespace p2pfaas::scheduler {
 namespace {
 
 decision decide(const std::vector<std::string>& params, local_load load) {
   auto built = no_scheduler::make(params, {});
   EXPECT_TRUE(built.built) << built.error;
-  return built.built->decide({"sleep", 0}, load);
+  testing::fake_cluster_view view;
+  view.peers = {testing::peer("idle")};
+  return testing::decide(*built.built, {"sleep", 0, {}}, load, view);
 }
 
 TEST(NoScheduler, WithoutLossAlwaysRunsHere) {

@@ -12,7 +12,9 @@ policy_dependencies deps() {
 TEST(PolicyRegistry, BuildsBuiltinsByName) {
   policy_registry registry;
   register_builtin_policies(registry);
-  EXPECT_EQ(registry.names(), std::vector<std::string>{"NoScheduler"});
+  EXPECT_EQ(registry.names(),
+            (std::vector<std::string>{"ForwardScheduler", "NoScheduler", "PowerOfNScheduler",
+                                      "RoundRobinScheduler"}));
   auto built = registry.build("NoScheduler", {"true"}, deps());
   ASSERT_TRUE(built.built) << built.error;
   EXPECT_EQ(built.built->name(), "NoScheduler");
@@ -24,7 +26,9 @@ TEST(PolicyRegistry, UnknownNameListsKnownOnes) {
   register_builtin_policies(registry);
   auto built = registry.build("MagicScheduler", {}, deps());
   EXPECT_FALSE(built.built);
-  EXPECT_EQ(built.error, "unknown scheduler \"MagicScheduler\" (known: NoScheduler)");
+  EXPECT_EQ(built.error,
+            "unknown scheduler \"MagicScheduler\" (known: ForwardScheduler, NoScheduler, "
+            "PowerOfNScheduler, RoundRobinScheduler)");
 }
 
 TEST(PolicyRegistry, BadParametersAreRefusedWithTheReason) {
