@@ -33,7 +33,7 @@ TEST(ClusterAcrossNamespaces, NodesOnDistinctAddressesJoinAndForward) {
   veth_namespace ns("10.232", "p2pfc");
   if (!ns.ok()) GTEST_SKIP() << "could not create a network namespace with a veth pair here";
   temp_dir dir;
-  auto key = dir.write("cluster.key", "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=\n");
+  auto key = dir.write("cluster.key", std::string(test_cluster_key) + "\n");
   chmod(key.c_str(), 0600);
 
   daemon_process outside({"--listen", ns.host_address() + ":0", "--cluster-key-file", key.string()},

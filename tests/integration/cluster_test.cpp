@@ -26,7 +26,7 @@ using namespace std::chrono_literals;
 using clock = std::chrono::steady_clock;
 
 // Base64 of "0123456789abcdef0123456789abcdef" and of "fedcba9876543210fedcba9876543210".
-const std::string cluster_key = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+const std::string cluster_key(test_cluster_key);
 const std::string other_key = "ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA=";
 
 json nodes_of(const daemon_process& node) {

@@ -2,9 +2,7 @@
 // persisted, cluster-wide), switches under load, the hop limit, fallbacks, and the P2PFaaS
 // discovery listener.
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -26,8 +24,6 @@ using json = nlohmann::json;
 using namespace std::chrono_literals;
 using clock = std::chrono::steady_clock;
 
-const std::string cluster_key = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
-
 double metric(const daemon_process& node, const std::string& series) {
   return metric_sum(node.port(), series);
 }
@@ -42,23 +38,10 @@ json scheduler_of(const daemon_process& node) {
   return json::parse(http_get(node.port(), "/configuration/scheduler").body, nullptr, false);
 }
 
-// A TCP port nobody listens on right now, for a listener the daemon binds itself.
-std::uint16_t unused_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
-  socklen_t size = sizeof(address);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size);
-  ::close(fd);
-  return ntohs(address.sin_port);
-}
-
 class Scheduling : public ::testing::Test {
  protected:
   Scheduling() {
-    key_file_ = keys_.write("cluster.key", cluster_key + "\n");
+    key_file_ = keys_.write("cluster.key", std::string(test_cluster_key) + "\n");
     chmod(key_file_.c_str(), 0600);
   }
 
@@ -344,7 +327,7 @@ TEST_F(Scheduling, CallsPastTheirDeadlineAreCounted) {
 }
 
 TEST_F(Scheduling, TheDiscoveryListenerServesP2pfaasShapesAndJoinsInitServers) {
-  const std::uint16_t port = unused_port();
+  const std::uint16_t port = unused_loopback_port();
   auto a = start("a", nullptr);
   auto b =
       start("b", nullptr, {"--set", "compat.discovery_listen=127.0.0.1:" + std::to_string(port)});

@@ -8,11 +8,15 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "tests/support/temp_dir.hpp"
 
 namespace p2pfaas::testing {
+
+// A cluster key for tests (base64 of "0123456789abcdef0123456789abcdef").
+inline constexpr std::string_view test_cluster_key = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
 
 // Path of a binary of this build tree (its bin/ directory).
 std::filesystem::path binary_path(const std::string& name);

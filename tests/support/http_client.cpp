@@ -109,6 +109,12 @@ std::string raw_exchange(std::uint16_t port, const std::string& bytes,
   return received;
 }
 
+std::uint16_t unused_loopback_port() {
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::acceptor acceptor(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  return acceptor.local_endpoint().port();
+}
+
 double metric_sum(std::uint16_t port, const std::string& series) {
   auto r = http_request(port, "GET", "/metrics");
   double total = 0;

@@ -36,6 +36,10 @@ inline reply http_get(std::uint16_t port, const std::string& target,
   return http_request(port, "GET", target, {}, headers);
 }
 
+// A loopback TCP port nobody listens on right now (bound once, then closed): for a peer that
+// refuses connections, or a listener the daemon binds itself.
+std::uint16_t unused_loopback_port();
+
 // The sum of the samples of /metrics whose line starts with `series` (a name, or a name and the
 // start of its labels); 0 when there are none.
 double metric_sum(std::uint16_t port, const std::string& series);

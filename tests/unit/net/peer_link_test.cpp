@@ -539,12 +539,7 @@ TEST_F(PeerLinkTest, LinkReconnectsAfterBackoffWhenThePeerComesBack) {
 }
 
 TEST_F(PeerLinkTest, UnreachablePeerFailsFastAndBacksOff) {
-  std::uint16_t closed_port = 0;
-  {
-    asio::io_context io;
-    tcp::acceptor probe(io, {asio::ip::make_address("127.0.0.1"), 0});
-    closed_port = probe.local_endpoint().port();
-  }
+  const std::uint16_t closed_port = p2pfaas::testing::unused_loopback_port();
   start_client();
   const std::string address = "127.0.0.1:" + std::to_string(closed_port);
   auto first = call(payload_call("x"), 5s, "node-b", address);
@@ -786,12 +781,7 @@ TEST_F(PeerLinkTest, ProbesAndCallsInterleaveOnOneLink) {
 }
 
 TEST_F(PeerLinkTest, ProbesAreCountedApartFromCalls) {
-  std::uint16_t closed_port = 0;
-  {
-    asio::io_context io;
-    tcp::acceptor probe(io, {asio::ip::make_address("127.0.0.1"), 0});
-    closed_port = probe.local_endpoint().port();
-  }
+  const std::uint16_t closed_port = p2pfaas::testing::unused_loopback_port();
   start_node();
   start_client();
   for (int i = 0; i < 2; ++i) ASSERT_TRUE(call(payload_call("x")).ok());
@@ -810,12 +800,7 @@ TEST_F(PeerLinkTest, ProbesAreCountedApartFromCalls) {
 }
 
 TEST_F(PeerLinkTest, ProbeToAPortNobodyListensOnFailsFast) {
-  std::uint16_t closed_port = 0;
-  {
-    asio::io_context io;
-    tcp::acceptor probe(io, {asio::ip::make_address("127.0.0.1"), 0});
-    closed_port = probe.local_endpoint().port();
-  }
+  const std::uint16_t closed_port = p2pfaas::testing::unused_loopback_port();
   start_client();
   const std::string address = "127.0.0.1:" + std::to_string(closed_port);
   const auto begin = steady::now();
