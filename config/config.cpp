@@ -70,6 +70,22 @@ std::vector<std::string> split_list(std::string_view text) {
   return items;
 }
 
+// Like parse_whole, but "inf" and "nan" (which from_chars accepts) are not numbers: no field has a
+// use for them and they defeat the range checks.
+std::optional<double> parse_finite(std::string_view text) {
+  auto number = parse_whole<double>(text);
+  if (number && !std::isfinite(*number)) number.reset();
+  return number;
+}
+
+// The spellings people and tools write; YAML's "yes"/"on" are left out, as yaml_to_json leaves
+// out YAML 1.1's other guesses.
+std::optional<bool> parse_bool(std::string_view text) {
+  if (text == "true" || text == "True" || text == "TRUE" || text == "1") return true;
+  if (text == "false" || text == "False" || text == "FALSE" || text == "0") return false;
+  return std::nullopt;
+}
+
 // Reads a JSON document into the fields it describes; collects type problems and unknown keys,
 // never throws on bad input.
 class reader {
@@ -189,6 +205,68 @@ class reader {
       return;
     }
     field = *number;
+  }
+
+  // Not a template: `integer` excludes bool, so this is the only overload a bool field matches.
+  void read(const json& value, const std::string& path, bool& field, bool) {
+    if (missing(value, path)) return;
+    std::optional<bool> flag;
+    if (value.is_boolean()) {
+      flag = value.get<bool>();
+    } else if (value.is_string()) {
+      flag = parse_bool(value.get_ref<const std::string&>());
+    }
+    if (!flag) {
+      out_.push_back({path, "must be a boolean (got " + show_json(value) + ")"});
+      return;
+    }
+    field = *flag;
+  }
+
+  void read(const json& value, const std::string& path, std::vector<double>& field, bool) {
+    if (missing(value, path)) return;
+    std::vector<double> numbers;
+    bool ok = true;
+    const auto bad = [&](const std::string& element_path, const json& shown) {
+      ok = false;
+      out_.push_back({element_path, "must be a number (got " + show_json(shown) + ")"});
+    };
+    if (value.is_string()) {
+      const auto items = split_list(value.get_ref<const std::string&>());
+      for (std::size_t i = 0; i < items.size(); ++i) {
+        if (const auto number = parse_finite(items[i])) {
+          numbers.push_back(*number);
+        } else {
+          bad(path + "[" + std::to_string(i) + "]", items[i]);
+        }
+      }
+    } else if (value.is_array()) {
+      for (std::size_t i = 0; i < value.size(); ++i) {
+        const json& element = value[i];
+        const std::string element_path = path + "[" + std::to_string(i) + "]";
+        std::optional<double> number;
+        if (element.is_number()) {
+          number = element.get<double>();
+          // Only a json built in code can hold these; a parsed document cannot.
+          if (!std::isfinite(*number)) number.reset();
+        } else if (element.is_string()) {
+          number = parse_finite(element.get_ref<const std::string&>());
+        }
+        if (number) {
+          numbers.push_back(*number);
+        } else if (missing(element, element_path)) {
+          ok = false;
+        } else {
+          bad(element_path, element);
+        }
+      }
+    } else {
+      out_.push_back(
+          {path, "must be a list or a comma-separated string (got " + show_json(value) + ")"});
+      return;
+    }
+    // All or nothing, as for string lists.
+    if (ok) field = std::move(numbers);
   }
 
   void read(const json& value, const std::string& path, std::vector<std::string>& field,
@@ -401,6 +479,36 @@ bool one_of_rule::operator()(const std::string& value, const std::string& path,
   return false;
 }
 
+bool ascending_boundaries_rule::operator()(const std::vector<double>& values,
+                                           const std::string& path, problems& out) const {
+  if (values.size() < min_size || values.size() > max_size) {
+    out.push_back({path, "must have " + std::to_string(min_size) + " to " +
+                             std::to_string(max_size) + " boundaries (got " +
+                             std::to_string(values.size()) + ")"});
+    return false;
+  }
+  bool ok = true;
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    const std::string element_path = path + "[" + std::to_string(i) + "]";
+    const double value = values[i];
+    if (!std::isfinite(value)) {
+      out.push_back({element_path, "must be a finite number (got " + show_number(value) + ")"});
+    } else if (!(value > 0)) {
+      out.push_back({element_path, "must be > 0 (got " + show_number(value) + ")"});
+    } else if (i > 0 && std::isfinite(values[i - 1]) && !(value > values[i - 1])) {
+      // Against the element before only: one misplaced value is one problem, not one per
+      // element after it.
+      out.push_back({element_path, "must be > " + path + "[" + std::to_string(i - 1) + "] (" +
+                                       show_number(values[i - 1]) + ") (got " + show_number(value) +
+                                       ")"});
+    } else {
+      continue;
+    }
+    ok = false;
+  }
+  return ok;
+}
+
 void decode(const json& doc, config& out, problems& errors) {
   if (doc.is_null()) return;
   if (!doc.is_object()) {
@@ -438,14 +546,22 @@ problems validate(const config& value) {
   problems out;
   detail::validator root("", out);
   detail::fields(root, value);
-  // Rules between fields, once each field is valid on its own.
+  // Rules between fields, once each field is valid on its own. Decided once, so one of these
+  // rules failing does not hide the next.
+  const bool fields_valid = out.empty();
   const auto& c = value.cluster;
-  if (out.empty() && c.probe_timeout_seconds >= c.probe_interval_seconds) {
+  if (fields_valid && c.probe_timeout_seconds >= c.probe_interval_seconds) {
     out.push_back({"cluster.probe_timeout_seconds",
                    "must be < cluster.probe_interval_seconds (" +
                        detail::show_number(c.probe_interval_seconds) + "), got " +
                        detail::show_number(c.probe_timeout_seconds) +
                        ": an indirect probe needs the rest of the period"});
+  }
+  const auto& l = value.learner;
+  if (fields_valid && l.epsilon_min > l.epsilon_start) {
+    out.push_back({"learner.epsilon_min", "must be <= learner.epsilon_start (" +
+                                              detail::show_number(l.epsilon_start) + "), got " +
+                                              detail::show_number(l.epsilon_min)});
   }
   return out;
 }

@@ -91,6 +91,30 @@ struct scheduler_section {
   bool operator==(const scheduler_section&) const = default;
 };
 
+// The in-process learner behind LearningScheduler (learner/agent.hpp). Names follow P2PFaaS's
+// learner where it has the same knob (alpha, epsilon_*, window_size).
+struct learner_section {
+  std::string algorithm = "q_learning";  // or "sarsa"
+  double alpha = 0.1;                    // learning rate
+  double discount = 0.1;                 // gamma: the weight of what the next decision will get
+  double epsilon_start = 1.0;            // exploration at start and after a reset
+  double epsilon_min = 0.01;
+  double epsilon_decay = 0.999;  // epsilon is multiplied by it at each decision
+  bool epsilon_decay_enabled = true;
+  // Boundaries of the load-per-slot buckets of the state: this node's, and the least loaded
+  // known peer's. N boundaries make N + 1 buckets.
+  std::vector<double> own_load_buckets = {0.5, 1, 1.5, 2, 3};
+  std::vector<double> peer_load_buckets = {0.5, 1, 1.5, 2, 3};
+  double reward_met = 1;               // answered 200 within its deadline (or it had none)
+  double reward_missed = 0;            // anything else it ran or tried to run
+  double reward_rejected = 0;          // the learner chose to reject it
+  std::string reward_source = "node";  // "client": rewards come only through /train
+  int window_size = 100;               // experiences per episode, for the stats
+  double save_interval_seconds = 30;   // the Q-table is saved this often; 0 = at shutdown only
+
+  bool operator==(const learner_section&) const = default;
+};
+
 // Listeners that serve P2PFaaS's separate services' APIs on their own ports, so tools written for
 // P2PFaaS work unchanged. "" = off.
 struct compat_section {
@@ -122,6 +146,7 @@ struct config {
   cluster_section cluster;
   admin_section admin;
   scheduler_section scheduler;
+  learner_section learner;
   compat_section compat;
   log_section log;
   std::map<std::string, function_section> functions;

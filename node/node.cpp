@@ -20,10 +20,14 @@
 #include <fstream>
 #include <random>
 
+#include "config/atomic_file.hpp"
 #include "config/host_port.hpp"
+#include "learner/agent.hpp"
 #include "net/cluster_key.hpp"
 #include "node/cluster.hpp"
+#include "node/learner_service.hpp"
 #include "node/logging.hpp"
+#include "node/problems_response.hpp"
 #include "node/process_stats.hpp"
 #include "workloads/builtins.hpp"
 
@@ -63,14 +67,23 @@ net::server_limits server_limits_of(const config::config& cfg) {
           std::chrono::milliseconds(read_timeout), cfg.http.max_connections};
 }
 
-scheduler::policy_dependencies policy_dependencies_of(const config::config& cfg) {
+std::function<std::uint64_t()> random_source_of(const config::config& cfg) {
   auto engine = std::make_shared<std::mt19937_64>(cfg.executor.seed ? cfg.executor.seed
                                                                     : std::random_device{}());
   auto mutex = std::make_shared<std::mutex>();
-  return {[engine, mutex] {
+  return [engine, mutex] {
     std::lock_guard lock(*mutex);
     return (*engine)();
-  }};
+  };
+}
+
+// `agent` is the node's learner; without one (a check before the node exists), a throwaway one
+// lets LearningScheduler's parameters be checked all the same.
+scheduler::policy_dependencies policy_dependencies_of(
+    const config::config& cfg, std::shared_ptr<learner::agent> agent = nullptr) {
+  auto random = random_source_of(cfg);
+  if (!agent) agent = std::make_shared<learner::agent>(cfg.learner, random);
+  return {std::move(random), std::move(agent)};
 }
 
 std::optional<std::string> read_secret_file(const std::string& path, std::string& error) {
@@ -299,6 +312,10 @@ node::node(config::config cfg)
   dispatcher_ = std::make_unique<scheduler::dispatcher>(
       *executor_, id_, cluster_.get(), std::function<std::uint64_t()>{}, decision_metrics_.get());
   server_ = std::make_unique<net::http_server>(io_, routes_, server_limits_of(cfg), io_threads_);
+  learner_ =
+      std::make_unique<learner_service>(std::filesystem::path(cfg.node.data_dir) / "learner.json",
+                                        cfg.learner, random_source_of(cfg));
+  learner_->restore(cfg.learner);
   restore_scheduler(cfg);
   if (auto problems = apply(cfg, true); !problems.empty()) {
     throw std::runtime_error(problems.front().to_string());
@@ -337,6 +354,7 @@ asio::ip::tcp::endpoint node::start() {
       gossip_io_.run();
     });
   }
+  learner_->start();
   server_->start();
   for (auto& compat : compat_servers_) compat->start();
   work_.emplace(io_.get_executor());
@@ -368,6 +386,7 @@ void node::shutdown() {
     if (threads_.empty()) {
       if (cluster_) cluster_->stop();
       executor_->shutdown();
+      learner_->stop();
       return;
     }
     const auto cfg = config_.get();
@@ -417,6 +436,8 @@ void node::shutdown() {
     joined.notify_one();
     watchdog.join();
     threads_.clear();
+    // No call is left to decide or reward: the last updates, then the learner's file.
+    learner_->stop();
     spdlog::info("node {} stopped", id_);
   });
 }
@@ -441,16 +462,19 @@ config::problems node::apply(const config::config& next, bool at_start) {
   const auto previous = config_.get();
   if (at_start || !policy || previous->scheduler.name != next.scheduler.name ||
       previous->scheduler.parameters != next.scheduler.parameters) {
-    policy =
-        policies_
-            .build(next.scheduler.name, next.scheduler.parameters, policy_dependencies_of(next))
-            .built;
+    policy = policies_
+                 .build(next.scheduler.name, next.scheduler.parameters,
+                        policy_dependencies_of(next, learner_->agent()))
+                 .built;
     // Saved before it takes effect: a choice that would not survive a restart is refused.
     if (!at_start) {
       if (auto error = save_scheduler(next.scheduler); !error.empty()) {
         return {{"scheduler", error}};
       }
     }
+  }
+  if (!at_start && previous->learner != next.learner) {
+    if (auto error = learner_->apply(next.learner); !error.empty()) return {{"learner", error}};
   }
   config_.set(std::make_shared<const config::config>(next));
   executor_->set_limits(executor_limits_of(next));
@@ -502,6 +526,7 @@ void node::add_metrics() {
       &metrics_.counter("p2pfaas_peer_calls_received_total",
                         "Calls forwarded here by peers, by outcome.", {"outcome"});
   if (cluster_) add_cluster_metrics();
+  learner_->add_metrics(metrics_);
 
   auto load_gauge = [this](std::string name, std::string help, auto field) {
     metrics_.computed(std::move(name), "gauge", std::move(help), [this, field] {
@@ -714,6 +739,9 @@ void node::add_routes() {
         co_return net::json_response(
             http::status::ok, (cluster_ ? cluster_->list_json() : nlohmann::json::array()).dump());
       });
+  learner_->add_routes(
+      routes_, [this](const net::request_context& ctx) { return refuse_admin(ctx); },
+      [this](const nlohmann::json& patch) { return apply_patch(patch); });
   // A WebSocket upgrade to /peer is taken over by the cluster before routing; what gets here is
   // a plain request, or any request when this node has no key.
   routes_.add({}, "/peer", [this](net::request_context&) -> asio::awaitable<net::response> {
@@ -761,17 +789,7 @@ asio::awaitable<net::response> node::handle_configuration(net::request_context& 
       co_return json_error(http::status::bad_request, "bad_json", "the body is not valid JSON");
     }
     config::problems problems = apply_patch(patch);
-    if (!problems.empty()) {
-      nlohmann::json list = nlohmann::json::array();
-      std::string message;
-      for (const auto& p : problems) {
-        list.push_back({{"path", p.path}, {"message", p.message}});
-        message += (message.empty() ? "" : "; ") + p.to_string();
-      }
-      nlohmann::json body{
-          {"code", "invalid_configuration"}, {"message", message}, {"problems", list}};
-      co_return net::json_response(http::status::bad_request, body.dump());
-    }
+    if (!problems.empty()) co_return problems_response(problems);
   }
   // Strings from flags or the environment may hold invalid UTF-8; show them, never fail on them.
   co_return net::json_response(http::status::ok,
@@ -784,30 +802,10 @@ std::filesystem::path node::scheduler_file() const {
 }
 
 std::string node::save_scheduler(const config::scheduler_section& scheduler) const {
-  const std::filesystem::path target = scheduler_file();
-  const std::filesystem::path temp = target.string() + ".tmp";
   const std::string text = scheduler_body(scheduler.name, scheduler.parameters).dump() + "\n";
-  auto failed = [&](const char* what) {
-    const std::string why = std::strerror(errno);
-    ::unlink(temp.c_str());
-    return std::string("cannot save the choice to ") + target.string() + " (" + what + ": " + why +
-           ")";
-  };
-  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return failed("open");
-  const bool written = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
-  // Flushed before the rename, so a crash leaves the old file or the new one, never a torn one.
-  const bool synced = written && ::fsync(fd) == 0;
-  ::close(fd);
-  if (!written) return failed("write");
-  if (!synced) return failed("fsync");
-  if (::rename(temp.c_str(), target.c_str()) != 0) return failed("rename");
-  if (int dir = ::open(target.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-      dir >= 0) {
-    ::fsync(dir);
-    ::close(dir);
-  }
-  return {};
+  std::string error = config::write_file_atomically(scheduler_file(), text);
+  if (!error.empty()) error = "cannot save the choice: " + error;
+  return error;
 }
 
 void node::restore_scheduler(config::config& cfg) {
@@ -1074,8 +1072,9 @@ void node::add_compat_routes() {
                         [this](net::request_context& ctx) -> asio::awaitable<net::response> {
                           co_return handle_discovery_configuration(ctx);
                         });
-  // The learner's endpoints join learner_routes_ with the learner; until then the port answers
-  // 404 to every path, as P2PFaaS's would for one it does not know.
+  learner_->add_routes(
+      learner_routes_, [this](const net::request_context& ctx) { return refuse_admin(ctx); },
+      [this](const nlohmann::json& patch) { return apply_patch(patch); });
 }
 
 net::response node::handle_health() const {
@@ -1204,6 +1203,24 @@ asio::awaitable<net::response> node::handle_function(net::request_context& ctx) 
     call.deadline = std::chrono::duration<double>(fn_config->second.deadline_seconds);
   }
 
+  if (auto it = req.find("X-P2pfaas-Scheduler-Learning-Task-Type"); it != req.end()) {
+    // P2PFaaS's clients send it as a number, "2" or "2.0".
+    const std::string text(it->value());
+    char* end = nullptr;
+    const double type = std::strtod(text.c_str(), &end);
+    if (text.empty() || end != text.c_str() + text.size() || !(type >= 0) ||
+        type > learner::max_task_type || type != std::floor(type)) {
+      co_return finish(json_error(http::status::bad_request, "bad_header",
+                                  "X-P2pfaas-Scheduler-Learning-Task-Type: must be a whole "
+                                  "number in 0..1023 (got \"" +
+                                      text + "\")"),
+                       nullptr);
+    }
+    call.task_type = static_cast<int>(type);
+  } else if (fn_config != cfg->functions.end()) {
+    call.task_type = fn_config->second.task_type;
+  }
+
   if (has_header(req, "X-P2pfaas-Scheduler-Reject")) {
     call.forced = scheduler::forced_decision::reject;
   } else if (has_header(req, "X-P2pfaas-Scheduler-Bypass")) {
@@ -1222,6 +1239,7 @@ asio::awaitable<net::response> node::handle_function(net::request_context& ctx) 
     res.set(http::field::retry_after, std::to_string(*result.retry_after_seconds));
   }
   if (result.cold_start) res.set("X-P2pfaas-Cold-Start", "true");
+  for (const auto& [name, value] : result.headers) res.set(name, value);
   co_return finish(std::move(res), &result);
 }
 

@@ -26,6 +26,7 @@
 namespace p2pfaas::node {
 
 class cluster;
+class learner_service;
 
 // The composition root: builds one node from its config and wires every module together.
 class node {
@@ -102,6 +103,7 @@ class node {
 
   workloads::function_registry functions_;
   scheduler::policy_registry policies_;
+  std::unique_ptr<learner_service> learner_;
   std::unique_ptr<workloads::executor> executor_;
   std::unique_ptr<scheduler::dispatcher> dispatcher_;
 

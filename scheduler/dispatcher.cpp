@@ -306,7 +306,8 @@ asio::awaitable<call_result> dispatcher::dispatch(call_request call) {
       chosen = {action::forward, pick_random(cluster.candidates(), 2, [this] { return draw(); })};
       break;
     case forced_decision::none: {
-      call_context context{call.invocation.function, static_cast<int>(call.path.size()), {}};
+      call_context context{
+          call.invocation.function, static_cast<int>(call.path.size()), {}, call.task_type};
       if (call.deadline) {
         context.deadline_left_seconds =
             call.deadline->count() - seconds_between(call.received, decide_start);
@@ -329,13 +330,17 @@ asio::awaitable<call_result> dispatcher::dispatch(call_request call) {
     result.total_seconds = seconds_between(call.received, clock::now());
     result.route = {
         {self_id_, result.total_seconds, result.scheduling_seconds, result.probing_seconds}};
-    co_return result;
+  } else if (chosen.what == action::forward && network_ && !chosen.peers.empty()) {
+    result = co_await forward(call, std::move(result), std::move(chosen.peers));
+  } else {
+    decided(decided_by, decision_outcome::local);
+    result = co_await run_local(call, std::move(result));
   }
-  if (chosen.what == action::forward && network_ && !chosen.peers.empty()) {
-    co_return co_await forward(call, std::move(result), std::move(chosen.peers));
+  result.headers = std::move(chosen.response_headers);
+  if (chosen.on_finished) {
+    chosen.on_finished({result.status, chosen.what == action::reject, result.deadline_met});
   }
-  decided(decided_by, decision_outcome::local);
-  co_return co_await run_local(call, std::move(result));
+  co_return result;
 }
 
 asio::awaitable<call_result> dispatcher::forward(call_request& call, call_result result,

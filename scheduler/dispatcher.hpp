@@ -29,6 +29,7 @@ struct call_request {
   std::string traceparent;
   // Nodes the call went through before this one, origin first; empty for a call from a client.
   std::vector<std::string> path;
+  int task_type = 0;  // for a learning policy
 };
 
 // How a call ended, as metrics and logs name it.
@@ -76,6 +77,8 @@ struct call_result {
   // back from a peer); origin-first lists are built from it.
   std::vector<node_timing> route;
   std::string forwarded_to;  // peer this node handed the call to, if it did
+  // Set by the deciding policy (X-P2pfaas-Scheduler-Learning-*).
+  std::vector<std::pair<std::string, std::string>> headers;
 };
 
 // How a decision ended, as the decisions metric names it.

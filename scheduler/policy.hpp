@@ -3,12 +3,18 @@
 #include <boost/asio/awaitable.hpp>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "scheduler/peer_network.hpp"
+
+namespace p2pfaas::learner {
+class agent;
+}
 
 namespace p2pfaas::scheduler {
 
@@ -30,6 +36,8 @@ struct call_context {
   int hops = 0;  // peers the call already went through
   // The soft deadline still left, when the call has one.
   std::optional<double> deadline_left_seconds;
+  // X-P2pfaas-Scheduler-Learning-Task-Type, else the function's configured task_type.
+  int task_type = 0;
 };
 
 // What a policy sees of the other nodes, for one decision.
@@ -48,11 +56,22 @@ class cluster_view {
 
 enum class action { run_local, forward, reject };
 
+// How a call ended at the node that decided it, for a policy that learns from it.
+struct call_feedback {
+  int status = 0;
+  bool rejected = false;             // the decision was to reject it
+  std::optional<bool> deadline_met;  // when the call had a deadline
+};
+
 struct decision {
   action what = action::run_local;
   // For forward: where, in order of preference. The dispatcher tries the first; should it refuse
   // the call without running it, the second (at most); then here when there is room.
   std::vector<peer_info> peers;
+  // Added to the call's answer (a learning policy names its choice there).
+  std::vector<std::pair<std::string, std::string>> response_headers;
+  // Called once when the call has its answer here, before it is sent.
+  std::function<void(const call_feedback&)> on_finished;
 };
 
 // A scheduling policy: a small object built by name from validated parameters. decide() is
@@ -69,7 +88,8 @@ class policy {
 
 // What policies are built with; injected so tests can make decisions deterministic.
 struct policy_dependencies {
-  std::function<std::uint64_t()> random;  // uniform 64-bit values; thread-safe
+  std::function<std::uint64_t()> random;    // uniform 64-bit values; thread-safe
+  std::shared_ptr<learner::agent> learner;  // the node's, for LearningScheduler
 };
 
 // Runs here, unless `loss` is set and no slot is free: P2PFaaS's loss mode drops a call rather

@@ -135,6 +135,17 @@ inline one_of_rule one_of(std::span<const std::string_view> allowed) {
   return {allowed};
 }
 
+// Bucket boundaries: min_size..max_size finite values, each > 0 and strictly above the one before,
+// so every load maps to exactly one bucket. A problem names the element ("x[2]").
+struct ascending_boundaries_rule {
+  std::size_t min_size;
+  std::size_t max_size;
+  bool operator()(const std::vector<double>& values, const std::string& path, problems& out) const;
+};
+inline ascending_boundaries_rule ascending_boundaries(std::size_t min_size, std::size_t max_size) {
+  return {min_size, max_size};
+}
+
 // Applies rules to every element of a list, each with its own path ("cluster.join[2]").
 template <class... Rules>
 struct each_rule {
@@ -189,6 +200,8 @@ inline constexpr scalars_as_strings_t scalars_as_strings{};
 inline constexpr std::array<std::string_view, 5> log_levels{"trace", "debug", "info", "warn",
                                                             "error"};
 inline constexpr std::array<std::string_view, 2> log_formats{"text", "json"};
+inline constexpr std::array<std::string_view, 2> learner_algorithms{"q_learning", "sarsa"};
+inline constexpr std::array<std::string_view, 2> reward_sources{"node", "client"};
 
 // --- the fields ---------------------------------------------------------------------------------
 // `S` is the section type or its const version, so the writer can walk a const config.
@@ -261,6 +274,26 @@ void fields(V& v, S& s) {
   v("probe_timeout_seconds", s.probe_timeout_seconds, above(0.0, 10.0));
 }
 
+template <class V, view_of<learner_section> S>
+void fields(V& v, S& s) {
+  v("algorithm", s.algorithm, one_of(learner_algorithms));
+  v("alpha", s.alpha, above(0.0, 1.0));
+  // Below 1 so Q stays bounded in a task that never ends.
+  v("discount", s.discount, in_range(0.0, 0.999));
+  v("epsilon_start", s.epsilon_start, in_range(0.0, 1.0));
+  v("epsilon_min", s.epsilon_min, in_range(0.0, 1.0));
+  v("epsilon_decay", s.epsilon_decay, above(0.0, 1.0));
+  v("epsilon_decay_enabled", s.epsilon_decay_enabled);
+  v("own_load_buckets", s.own_load_buckets, ascending_boundaries(1, 32));
+  v("peer_load_buckets", s.peer_load_buckets, ascending_boundaries(1, 32));
+  v("reward_met", s.reward_met, in_range(-1000.0, 1000.0));
+  v("reward_missed", s.reward_missed, in_range(-1000.0, 1000.0));
+  v("reward_rejected", s.reward_rejected, in_range(-1000.0, 1000.0));
+  v("reward_source", s.reward_source, one_of(reward_sources));
+  v("window_size", s.window_size, in_range(1, 1000000));
+  v("save_interval_seconds", s.save_interval_seconds, in_range(0.0, 86400.0));
+}
+
 template <class V, view_of<compat_section> S>
 void fields(V& v, S& s) {
   v("discovery_listen", s.discovery_listen, empty_or_host_port(0));
@@ -288,6 +321,7 @@ void fields(V& v, S& c) {
   v("cluster", c.cluster);
   v("admin", c.admin);
   v("scheduler", c.scheduler);
+  v("learner", c.learner);
   v("compat", c.compat);
   v("log", c.log);
   v("functions", c.functions, keys(not_empty(), name_chars()));

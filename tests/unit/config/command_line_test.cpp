@@ -151,5 +151,18 @@ TEST(CommandLine, ValuesAreValidatedByLoad) {
             "log.level: must be one of trace, debug, info, warn, error (got \"loud\")");
 }
 
+// A --set value is everything after the first '=', commas included, so a list arrives whole.
+TEST(CommandLine, SetReachesTheLearnerListsAndBools) {
+  const auto r = parse({"--set", "learner.own_load_buckets=0.5,1,2", "--set",
+                        "learner.epsilon_decay_enabled=false"});
+  ASSERT_FALSE(r.result.exit_code) << r.err;
+  auto sources = r.result.sources;
+  sources.environment.clear();
+  const auto result = load(sources);
+  ASSERT_TRUE(result.ok()) << result.errors[0].to_string();
+  EXPECT_EQ(result.value.learner.own_load_buckets, (std::vector<double>{0.5, 1, 2}));
+  EXPECT_FALSE(result.value.learner.epsilon_decay_enabled);
+}
+
 }  // namespace
 }  // namespace p2pfaas::config

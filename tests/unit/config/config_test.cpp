@@ -2,9 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
 #include <ostream>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 namespace p2pfaas::config {
 namespace {
@@ -60,6 +63,21 @@ TEST(Defaults, MatchTheDocumentedValues) {
   EXPECT_EQ(value.log.level, "info");
   EXPECT_EQ(value.log.format, "text");
   EXPECT_TRUE(value.functions.empty());
+  EXPECT_EQ(value.learner.algorithm, "q_learning");
+  EXPECT_EQ(value.learner.alpha, 0.1);
+  EXPECT_EQ(value.learner.discount, 0.1);
+  EXPECT_EQ(value.learner.epsilon_start, 1.0);
+  EXPECT_EQ(value.learner.epsilon_min, 0.01);
+  EXPECT_EQ(value.learner.epsilon_decay, 0.999);
+  EXPECT_TRUE(value.learner.epsilon_decay_enabled);
+  EXPECT_EQ(value.learner.own_load_buckets, (std::vector<double>{0.5, 1, 1.5, 2, 3}));
+  EXPECT_EQ(value.learner.peer_load_buckets, (std::vector<double>{0.5, 1, 1.5, 2, 3}));
+  EXPECT_EQ(value.learner.reward_met, 1);
+  EXPECT_EQ(value.learner.reward_missed, 0);
+  EXPECT_EQ(value.learner.reward_rejected, 0);
+  EXPECT_EQ(value.learner.reward_source, "node");
+  EXPECT_EQ(value.learner.window_size, 100);
+  EXPECT_EQ(value.learner.save_interval_seconds, 30);
 }
 
 TEST(Problem, ToStringJoinsPathAndMessage) {
@@ -171,6 +189,57 @@ INSTANTIATE_TEST_SUITE_P(
                   "cluster.join[0]: must be HOST:PORT or [IPV6]:PORT with port 1..65535 (got "
                   "\"a:0\")"},
         rule_case{{{"scheduler", {{"name", ""}}}}, "scheduler.name: must not be empty"},
+        rule_case{{{"learner", {{"algorithm", "td"}}}},
+                  "learner.algorithm: must be one of q_learning, sarsa (got \"td\")"},
+        rule_case{{{"learner", {{"alpha", 0}}}}, "learner.alpha: must be > 0 (got 0)"},
+        rule_case{{{"learner", {{"alpha", 1.5}}}}, "learner.alpha: must be <= 1 (got 1.5)"},
+        rule_case{{{"learner", {{"discount", -0.1}}}}, "learner.discount: must be >= 0 (got -0.1)"},
+        rule_case{{{"learner", {{"discount", 1}}}}, "learner.discount: must be <= 0.999 (got 1)"},
+        rule_case{{{"learner", {{"epsilon_start", -0.5}}}},
+                  "learner.epsilon_start: must be >= 0 (got -0.5)"},
+        rule_case{{{"learner", {{"epsilon_start", 1.5}}}},
+                  "learner.epsilon_start: must be <= 1 (got 1.5)"},
+        rule_case{{{"learner", {{"epsilon_min", -0.01}}}},
+                  "learner.epsilon_min: must be >= 0 (got -0.01)"},
+        rule_case{{{"learner", {{"epsilon_min", 2}}}}, "learner.epsilon_min: must be <= 1 (got 2)"},
+        rule_case{{{"learner", {{"epsilon_decay", 0}}}},
+                  "learner.epsilon_decay: must be > 0 (got 0)"},
+        rule_case{{{"learner", {{"epsilon_decay", 1.001}}}},
+                  "learner.epsilon_decay: must be <= 1 (got 1.001)"},
+        rule_case{{{"learner", {{"own_load_buckets", json::array({0.5, 1, 0.5})}}}},
+                  "learner.own_load_buckets[2]: must be > learner.own_load_buckets[1] (1) (got "
+                  "0.5)"},
+        rule_case{{{"learner", {{"own_load_buckets", json::array({1, 1})}}}},
+                  "learner.own_load_buckets[1]: must be > learner.own_load_buckets[0] (1) (got 1)"},
+        rule_case{{{"learner", {{"own_load_buckets", json::array({0, 1})}}}},
+                  "learner.own_load_buckets[0]: must be > 0 (got 0)"},
+        rule_case{{{"learner", {{"peer_load_buckets", json::array()}}}},
+                  "learner.peer_load_buckets: must have 1 to 32 boundaries (got 0)"},
+        rule_case{{{"learner", {{"peer_load_buckets", json::array({1, 2, -3})}}}},
+                  "learner.peer_load_buckets[2]: must be > 0 (got -3)"},
+        rule_case{{{"learner", {{"reward_met", -1000.5}}}},
+                  "learner.reward_met: must be >= -1000 (got -1000.5)"},
+        rule_case{{{"learner", {{"reward_met", 1001}}}},
+                  "learner.reward_met: must be <= 1000 (got 1001)"},
+        rule_case{{{"learner", {{"reward_missed", -1001}}}},
+                  "learner.reward_missed: must be >= -1000 (got -1001)"},
+        rule_case{{{"learner", {{"reward_missed", 1000.5}}}},
+                  "learner.reward_missed: must be <= 1000 (got 1000.5)"},
+        rule_case{{{"learner", {{"reward_rejected", -2000}}}},
+                  "learner.reward_rejected: must be >= -1000 (got -2000)"},
+        rule_case{{{"learner", {{"reward_rejected", 1e6}}}},
+                  "learner.reward_rejected: must be <= 1000 (got 1000000)"},
+        rule_case{{{"learner", {{"reward_source", "server"}}}},
+                  "learner.reward_source: must be one of node, client (got \"server\")"},
+        rule_case{{{"learner", {{"window_size", 0}}}}, "learner.window_size: must be >= 1 (got 0)"},
+        rule_case{{{"learner", {{"window_size", 1000001}}}},
+                  "learner.window_size: must be <= 1000000 (got 1000001)"},
+        rule_case{{{"learner", {{"save_interval_seconds", -1}}}},
+                  "learner.save_interval_seconds: must be >= 0 (got -1)"},
+        rule_case{{{"learner", {{"save_interval_seconds", 86401}}}},
+                  "learner.save_interval_seconds: must be <= 86400 (got 86401)"},
+        rule_case{{{"learner", {{"epsilon_min", 0.5}, {"epsilon_start", 0.25}}}},
+                  "learner.epsilon_min: must be <= learner.epsilon_start (0.25), got 0.5"},
         rule_case{{{"log", {{"level", "loud"}}}},
                   "log.level: must be one of trace, debug, info, warn, error (got \"loud\")"},
         rule_case{{{"log", {{"format", "xml"}}}},
@@ -193,6 +262,10 @@ INSTANTIATE_TEST_SUITE_P(
                   "functions.sleep.task_type: must be <= 1023 (got 1024)"}));
 
 TEST(Validation, BoundsAreInclusive) {
+  std::vector<double> most_buckets(32);
+  for (std::size_t i = 0; i < most_buckets.size(); ++i) {
+    most_buckets[i] = 0.5 + static_cast<double>(i);
+  }
   const json edges = {
       {"node",
        {{"id", std::string(64, 'x')},
@@ -214,6 +287,21 @@ TEST(Validation, BoundsAreInclusive) {
         {"cold_start_ms", 600000},
         {"per_call_overhead_ms", 600000}}},
       {"cluster", {{"join", json::array({"a:1", "[::1]:65535"})}}},
+      {"learner",
+       {{"algorithm", "sarsa"},
+        {"alpha", 1},
+        {"discount", 0.999},
+        {"epsilon_start", 1},
+        {"epsilon_min", 1},
+        {"epsilon_decay", 1},
+        {"own_load_buckets", most_buckets},
+        {"peer_load_buckets", json::array({1e-9})},
+        {"reward_met", 1000},
+        {"reward_missed", -1000},
+        {"reward_rejected", 1000},
+        {"reward_source", "client"},
+        {"window_size", 1000000},
+        {"save_interval_seconds", 86400}}},
       {"functions",
        {{"a.B_c-9", {{"deadline_seconds", 86400}, {"timeout_seconds", 86400}, {"task_type", 1023}}},
         {"z", {{"deadline_seconds", 0}, {"timeout_seconds", 0}, {"task_type", 0}}}}},
@@ -226,8 +314,67 @@ TEST(Validation, BoundsAreInclusive) {
                       {{"slots", 1},
                        {"memory_limit_mb", 1},
                        {"keep_alive_seconds", 0},
-                       {"timeout_seconds", 0.001}}}};
+                       {"timeout_seconds", 0.001}}},
+                     {"learner",
+                      {{"alpha", 1e-9},
+                       {"discount", 0},
+                       {"epsilon_start", 0},
+                       {"epsilon_min", 0},
+                       {"epsilon_decay", 1e-9},
+                       {"reward_met", -1000},
+                       {"window_size", 1},
+                       {"save_interval_seconds", 0}}}};
   EXPECT_EQ(rendered(apply(lows)), std::vector<std::string>{});
+}
+
+TEST(Validation, BucketBoundaries) {
+  std::vector<double> too_many(33);
+  for (std::size_t i = 0; i < too_many.size(); ++i) too_many[i] = 1.0 + static_cast<double>(i);
+  EXPECT_EQ(rendered(apply({{"learner", {{"own_load_buckets", too_many}}}})),
+            std::vector<std::string>{"learner.own_load_buckets: must have 1 to 32 boundaries (got "
+                                     "33)"});
+  // Each misplaced element is one problem, compared with the one just before it.
+  EXPECT_EQ(
+      rendered(apply({{"learner", {{"own_load_buckets", json::array({2, 1, 3, -1, 4, 4})}}}})),
+      (std::vector<std::string>{
+          "learner.own_load_buckets[1]: must be > learner.own_load_buckets[0] (2) (got 1)",
+          "learner.own_load_buckets[3]: must be > 0 (got -1)",
+          "learner.own_load_buckets[5]: must be > learner.own_load_buckets[4] (4) (got 4)",
+      }));
+  // Values set in code are not filtered by the reader, so the rule itself refuses non-finite ones.
+  config value = defaults();
+  value.learner.own_load_buckets = {1, std::numeric_limits<double>::infinity(), 3};
+  value.learner.peer_load_buckets = {std::numeric_limits<double>::quiet_NaN(), 1};
+  EXPECT_EQ(rendered(validate(value)),
+            (std::vector<std::string>{
+                "learner.own_load_buckets[1]: must be a finite number (got inf)",
+                "learner.peer_load_buckets[0]: must be a finite number (got nan)",
+            }));
+}
+
+TEST(Validate, EpsilonMinMustNotExceedEpsilonStart) {
+  config value = defaults();
+  value.learner.epsilon_start = 0.2;
+  value.learner.epsilon_min = 0.3;
+  EXPECT_EQ(rendered(validate(value)),
+            std::vector<std::string>{
+                "learner.epsilon_min: must be <= learner.epsilon_start (0.2), got 0.3"});
+  value.learner.epsilon_min = 0.2;
+  EXPECT_TRUE(validate(value).empty());
+
+  // Both rules between fields are reported together.
+  value.learner.epsilon_min = 0.3;
+  value.cluster.probe_timeout_seconds = value.cluster.probe_interval_seconds;
+  const auto found = validate(value);
+  ASSERT_EQ(found.size(), 2U);
+  EXPECT_EQ(found[0].path, "cluster.probe_timeout_seconds");
+  EXPECT_EQ(found[1].path, "learner.epsilon_min");
+
+  // Not checked while either field is invalid on its own.
+  value = defaults();
+  value.learner.epsilon_start = -1;
+  EXPECT_EQ(rendered(validate(value)),
+            std::vector<std::string>{"learner.epsilon_start: must be >= 0 (got -1)"});
 }
 
 TEST(Validation, ChecksConfigsBuiltInCode) {
@@ -247,6 +394,8 @@ TEST(UnknownKeys, AreReportedAtEveryLevel) {
             std::vector<std::string>{"executor.slotz: unknown key"});
   EXPECT_EQ(rendered(apply({{"functions", {{"sleep", {{"deadline", 1}}}}}})),
             std::vector<std::string>{"functions.sleep.deadline: unknown key"});
+  EXPECT_EQ(rendered(apply({{"learner", {{"nope", 1}}}})),
+            std::vector<std::string>{"learner.nope: unknown key"});
 }
 
 TEST(FromJson, CollectsEveryProblemAtOnce) {
@@ -254,14 +403,14 @@ TEST(FromJson, CollectsEveryProblemAtOnce) {
       {"executor", {{"slots", 0}, {"queue", "lots"}, {"slotz", 1}}},
       {"http", {{"max_body_bytes", "abc"}}},
       {"log", {{"level", "loud"}}},
-      {"learner", json::object()},
+      {"autoscaler", json::object()},
   };
   const auto lines = rendered(apply(doc));
   const std::vector<std::string> expected = {
       "http.max_body_bytes: must be an integer (got \"abc\")",
       "executor.queue: must be an integer (got \"lots\")",
       "executor.slotz: unknown key",
-      "learner: unknown key",
+      "autoscaler: unknown key",
       "executor.slots: must be >= 1 (got 0)",
       "log.level: must be one of trace, debug, info, warn, error (got \"loud\")",
   };
@@ -375,6 +524,77 @@ TEST(Leniency, StringsMustParseCompletely) {
   }
 }
 
+TEST(Booleans, AcceptJsonBoolsAndTheirUsualSpellings) {
+  const std::vector<std::pair<json, bool>> cases = {
+      {true, true},     {false, false}, {"true", true},   {"false", false}, {"True", true},
+      {"False", false}, {"TRUE", true}, {"FALSE", false}, {"1", true},      {"0", false},
+  };
+  for (const auto& [given, expected] : cases) {
+    config value = defaults();
+    value.learner.epsilon_decay_enabled = !expected;
+    EXPECT_EQ(rendered(from_json({{"learner", {{"epsilon_decay_enabled", given}}}}, value)),
+              std::vector<std::string>{})
+        << given.dump();
+    EXPECT_EQ(value.learner.epsilon_decay_enabled, expected) << given.dump();
+  }
+}
+
+TEST(Booleans, RefuseEverythingElse) {
+  for (const json& given : {json("yes"), json("on"), json("tRuE"), json(""), json(" true"), json(1),
+                            json(0), json(0.5), json::array(), json::object()}) {
+    config value = defaults();
+    value.learner.epsilon_decay_enabled = false;
+    EXPECT_EQ(
+        rendered(from_json({{"learner", {{"epsilon_decay_enabled", given}}}}, value)),
+        std::vector<std::string>{
+            "learner.epsilon_decay_enabled: must be a boolean (got " +
+            (given.is_string() ? "\"" + given.get<std::string>() + "\"" : given.dump()) + ")"});
+    EXPECT_FALSE(value.learner.epsilon_decay_enabled) << given.dump();
+  }
+  EXPECT_EQ(rendered(apply({{"learner", {{"epsilon_decay_enabled", nullptr}}}})),
+            std::vector<std::string>{"learner.epsilon_decay_enabled: missing value"});
+}
+
+TEST(NumberLists, FromArraysOfNumbersOrNumericStringsAndFromCommaSeparatedText) {
+  config value = defaults();
+  ASSERT_EQ(rendered(from_json({{"learner",
+                                 {{"own_load_buckets", json::array({0.25, 1, "1.5", "2e0"})},
+                                  {"peer_load_buckets", " 0.5, 1,,2 ,"}}}},
+                               value)),
+            std::vector<std::string>{});
+  EXPECT_EQ(value.learner.own_load_buckets, (std::vector<double>{0.25, 1, 1.5, 2}));
+  EXPECT_EQ(value.learner.peer_load_buckets, (std::vector<double>{0.5, 1, 2}));
+
+  ASSERT_EQ(rendered(from_json({{"learner", {{"own_load_buckets", "4"}}}}, value)),
+            std::vector<std::string>{});
+  EXPECT_EQ(value.learner.own_load_buckets, std::vector<double>{4});
+}
+
+TEST(NumberLists, ABadElementIsNamedAndTheListKeepsItsPreviousValue) {
+  const std::vector<std::pair<json, std::vector<std::string>>> cases = {
+      {json::array({0.5, "x", 2}), {"learner.own_load_buckets[1]: must be a number (got \"x\")"}},
+      {"0.5, x, 2", {"learner.own_load_buckets[1]: must be a number (got \"x\")"}},
+      {json::array({"inf", 1}), {"learner.own_load_buckets[0]: must be a number (got \"inf\")"}},
+      {"1, nan", {"learner.own_load_buckets[1]: must be a number (got \"nan\")"}},
+      {json::array({1, " 2"}), {"learner.own_load_buckets[1]: must be a number (got \" 2\")"}},
+      {json::array({true, json::array()}),
+       {"learner.own_load_buckets[0]: must be a number (got true)",
+        "learner.own_load_buckets[1]: must be a number (got [])"}},
+      {json::array({1, nullptr}), {"learner.own_load_buckets[1]: missing value"}},
+      {5, {"learner.own_load_buckets: must be a list or a comma-separated string (got 5)"}},
+      {json::object(),
+       {"learner.own_load_buckets: must be a list or a comma-separated string (got {})"}},
+      {nullptr, {"learner.own_load_buckets: missing value"}},
+  };
+  for (const auto& [given, expected] : cases) {
+    config value = defaults();
+    value.learner.own_load_buckets = {7, 8};
+    EXPECT_EQ(rendered(from_json({{"learner", {{"own_load_buckets", given}}}}, value)), expected)
+        << given.dump();
+    EXPECT_EQ(value.learner.own_load_buckets, (std::vector<double>{7, 8})) << given.dump();
+  }
+}
+
 TEST(Messages, LongValuesAreCut) {
   const std::string huge(1000, 'q');
   const auto lines = rendered(apply({{"log", {{"level", huge}}}}));
@@ -394,23 +614,30 @@ config every_field_changed() {
   value.scheduler = {"PowerOfNScheduler", {"1", "2", "true", "1"}, 0.2};
   value.compat = {"0.0.0.0:19000", "127.0.0.1:19020"};
   value.log = {"debug", "json"};
+  value.learner = {"sarsa", 0.5, 0.9, 0.8,  0.05,     0.99, false, {0.25, 0.75, 4},
+                   {1, 2},  2,   -1,  -0.5, "client", 500,  0.5};
   value.functions = {{"sleep", {0.5, 2, 3}}, {"echo.v2", {0, 0, 1}}};
   return value;
 }
 
 TEST(ToJson, WritesEveryKey) {
   const json doc = to_json(every_field_changed());
-  EXPECT_EQ(doc.size(), 9U);
+  EXPECT_EQ(doc.size(), 10U);
   EXPECT_EQ(doc["node"].size(), 7U);
   EXPECT_EQ(doc["http"].size(), 4U);
   EXPECT_EQ(doc["executor"].size(), 8U);
   EXPECT_EQ(doc["cluster"].size(), 18U);
   EXPECT_EQ(doc["admin"].size(), 1U);
   EXPECT_EQ(doc["scheduler"].size(), 3U);
+  EXPECT_EQ(doc["learner"].size(), 15U);
   EXPECT_EQ(doc["compat"].size(), 2U);
   EXPECT_EQ(doc["log"].size(), 2U);
   EXPECT_EQ(doc["executor"]["seed"], 42);
   EXPECT_EQ(doc["cluster"]["join"], json::array({"a:1", "b:2"}));
+  EXPECT_TRUE(doc["learner"]["epsilon_decay_enabled"].is_boolean());
+  EXPECT_EQ(doc["learner"]["epsilon_decay_enabled"], false);
+  EXPECT_EQ(doc["learner"]["own_load_buckets"], json::array({0.25, 0.75, 4.0}));
+  EXPECT_TRUE(doc["learner"]["own_load_buckets"][2].is_number_float());
   EXPECT_EQ(doc["functions"]["sleep"],
             json({{"deadline_seconds", 0.5}, {"timeout_seconds", 2}, {"task_type", 3}}));
   EXPECT_TRUE(to_json(defaults())["functions"].is_object());
@@ -434,6 +661,7 @@ TEST(ToJson, RoundTripsThroughFromJson) {
   EXPECT_EQ(rendered(from_json(json::parse(to_json(original).dump()), reread)),
             std::vector<std::string>{});
   EXPECT_EQ(reread, original);
+  EXPECT_EQ(reread.learner, original.learner);
   EXPECT_EQ(to_json(reread), to_json(original));
 }
 

@@ -38,6 +38,8 @@ TEST(ExampleNodeYaml, IsValidAndShowsTheDefaults) {
     EXPECT_EQ(actual[section], keys) << section;
   }
 
+  EXPECT_EQ(result.value.learner, defaults().learner);
+
   const auto& sleep = result.value.functions.at("sleep");
   EXPECT_EQ(sleep.deadline_seconds, 0.5);
   EXPECT_EQ(result.value.functions.size(), 1U);

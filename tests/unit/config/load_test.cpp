@@ -60,6 +60,53 @@ functions:
   EXPECT_EQ(result.value.executor.queue, 64);
 }
 
+TEST(Load, ReadsTheLearnerSectionFromYaml) {
+  const temp_dir dir;
+  const auto file = dir.write("learner.yaml", R"(
+learner:
+  algorithm: sarsa
+  alpha: 0.5
+  epsilon_decay_enabled: false
+  own_load_buckets: [0.25, 1, 4]
+  peer_load_buckets:
+    - 1
+    - "2.5"
+  reward_missed: -1
+  window_size: 50
+)");
+  const auto result = load({.file = file});
+  ASSERT_EQ(rendered(result.errors), std::vector<std::string>{});
+  learner_section expected;
+  expected.algorithm = "sarsa";
+  expected.alpha = 0.5;
+  expected.epsilon_decay_enabled = false;
+  expected.own_load_buckets = {0.25, 1, 4};
+  expected.peer_load_buckets = {1, 2.5};
+  expected.reward_missed = -1;
+  expected.window_size = 50;
+  EXPECT_EQ(result.value.learner, expected);
+
+  // A YAML scalar where the list goes is read like the environment's comma-separated text.
+  const auto flat = load({.file = dir.write("flat.yaml", "learner:\n  own_load_buckets: 1, 2\n")});
+  ASSERT_EQ(rendered(flat.errors), std::vector<std::string>{});
+  EXPECT_EQ(flat.value.learner.own_load_buckets, (std::vector<double>{1, 2}));
+
+  for (const char* spelling : {"True", "FALSE", "1", "0"}) {
+    const auto flag = load({.file = dir.write("flag.yaml", std::string("learner:\n  "
+                                                                       "epsilon_decay_enabled: ") +
+                                                               spelling + "\n")});
+    EXPECT_TRUE(flag.ok()) << spelling;
+  }
+  EXPECT_EQ(
+      rendered(
+          load({.file = dir.write("yes.yaml", "learner:\n  epsilon_decay_enabled: yes\n")}).errors),
+      std::vector<std::string>{"learner.epsilon_decay_enabled: must be a boolean (got \"yes\")"});
+  EXPECT_EQ(
+      rendered(load({.file = dir.write("bad.yaml", "learner:\n  own_load_buckets: [1, x, 0.5]\n")})
+                   .errors),
+      std::vector<std::string>{"learner.own_load_buckets[1]: must be a number (got \"x\")"});
+}
+
 TEST(Load, YamlNullsAndEmptyFiles) {
   const temp_dir dir;
   EXPECT_TRUE(load({.file = dir.write("empty.yaml", "")}).ok());
@@ -164,6 +211,43 @@ TEST(Load, EnvironmentNamesMapToDottedKeys) {
   EXPECT_EQ(result.value.executor.slots, defaults().executor.slots);
 }
 
+TEST(Load, LearnerFromTheEnvironment) {
+  const auto result = load({.environment = {
+                                {"P2PFAAS_LEARNER_ALPHA", "0.2"},
+                                {"P2PFAAS_LEARNER_OWN_LOAD_BUCKETS", "0.5, 1,2"},
+                                {"P2PFAAS_LEARNER_PEER_LOAD_BUCKETS", "3"},
+                                {"P2PFAAS_LEARNER_EPSILON_DECAY_ENABLED", "false"},
+                                {"P2PFAAS_LEARNER_REWARD_SOURCE", "client"},
+                                {"P2PFAAS_LEARNER_WINDOW_SIZE", "10"},
+                            }});
+  ASSERT_EQ(rendered(result.errors), std::vector<std::string>{});
+  EXPECT_EQ(result.value.learner.alpha, 0.2);
+  EXPECT_EQ(result.value.learner.own_load_buckets, (std::vector<double>{0.5, 1, 2}));
+  EXPECT_EQ(result.value.learner.peer_load_buckets, std::vector<double>{3});
+  EXPECT_FALSE(result.value.learner.epsilon_decay_enabled);
+  EXPECT_EQ(result.value.learner.reward_source, "client");
+  EXPECT_EQ(result.value.learner.window_size, 10);
+
+  const auto bad = load({.environment = {
+                             {"P2PFAAS_LEARNER_OWN_LOAD_BUCKETS", "1,x"},
+                             {"P2PFAAS_LEARNER_PEER_LOAD_BUCKETS", "2,1"},
+                             {"P2PFAAS_LEARNER_EPSILON_DECAY_ENABLED", "no"},
+                             {"P2PFAAS_LEARNER_NOPE", "1"},
+                         }});
+  EXPECT_EQ(
+      rendered(bad.errors),
+      (std::vector<std::string>{
+          "learner.own_load_buckets[1]: must be a number (got \"x\") (from environment variable "
+          "P2PFAAS_LEARNER_OWN_LOAD_BUCKETS)",
+          "learner.epsilon_decay_enabled: must be a boolean (got \"no\") (from environment "
+          "variable P2PFAAS_LEARNER_EPSILON_DECAY_ENABLED)",
+          "learner.nope: unknown key (from environment variable P2PFAAS_LEARNER_NOPE)",
+          "learner.peer_load_buckets[1]: must be > learner.peer_load_buckets[0] (2) (got 1) (from "
+          "environment variable P2PFAAS_LEARNER_PEER_LOAD_BUCKETS)",
+      }));
+  EXPECT_EQ(bad.value.learner.own_load_buckets, defaults().learner.own_load_buckets);
+}
+
 TEST(Load, UnknownEnvironmentVariablesAreProblemsNamingThem) {
   const auto result = load({.environment = {
                                 {"P2PFAAS_EXECUTOR_SLOTZ", "1"},
@@ -225,6 +309,36 @@ TEST(Load, OverrideKeys) {
                                       "functions.sleep.deadline: unknown key",
                                       "executor.slots.deep: unknown key",
                                   }));
+}
+
+TEST(Load, LearnerOverrideKeys) {
+  const auto good = load({.overrides = {{"learner.own_load_buckets", "0.5,1,2"},
+                                        {"learner.epsilon_decay_enabled", "false"},
+                                        {"learner.algorithm", "sarsa"},
+                                        {"learner.epsilon_start", "0.5"},
+                                        {"learner.epsilon_min", "0.5"}}});
+  ASSERT_EQ(rendered(good.errors), std::vector<std::string>{});
+  EXPECT_EQ(good.value.learner.own_load_buckets, (std::vector<double>{0.5, 1, 2}));
+  EXPECT_FALSE(good.value.learner.epsilon_decay_enabled);
+  EXPECT_EQ(good.value.learner.algorithm, "sarsa");
+
+  const auto bad = load({.overrides = {{"learner.own_load_buckets", ""},
+                                       {"learner.epsilon_decay_enabled", "off"},
+                                       {"learner.epsilon_min", "0.9"},
+                                       {"learner.epsilon_start", "0.8"},
+                                       {"learner.alpha.deep", "1"}}});
+  EXPECT_EQ(rendered(bad.errors),
+            (std::vector<std::string>{
+                "learner.epsilon_decay_enabled: must be a boolean (got \"off\")",
+                "learner.alpha.deep: unknown key",
+                "learner.own_load_buckets: must have 1 to 32 boundaries (got 0)",
+            }));
+  // The rule between fields waits until each field is valid on its own.
+  const auto crossed =
+      load({.overrides = {{"learner.epsilon_min", "0.9"}, {"learner.epsilon_start", "0.8"}}});
+  EXPECT_EQ(rendered(crossed.errors),
+            std::vector<std::string>{
+                "learner.epsilon_min: must be <= learner.epsilon_start (0.8), got 0.9"});
 }
 
 TEST(Load, EveryLayersProblemsAreCollectedTogether) {

@@ -91,6 +91,42 @@ TEST(ApplyPatch, NullRemovesAKeyBackToItsDefault) {
   EXPECT_EQ(result.value.node.id, current.node.id);
 }
 
+TEST(ApplyPatch, LearnerFieldChangesOnlyThatField) {
+  const config current = with_function();
+  const auto result = apply_patch(current, {{"learner", {{"alpha", 0.5}}}});
+  ASSERT_TRUE(result.ok()) << rendered(result.errors)[0];
+  config expected = current;
+  expected.learner.alpha = 0.5;
+  EXPECT_EQ(result.value, expected);
+}
+
+TEST(ApplyPatch, LearnerListsAndBools) {
+  config current = defaults();
+  current.learner.own_load_buckets = {1, 2};
+  const auto result = apply_patch(current, {{"learner",
+                                             {{"own_load_buckets", nullptr},
+                                              {"peer_load_buckets", json::array({0.1, "0.2"})},
+                                              {"epsilon_decay_enabled", false}}}});
+  ASSERT_TRUE(result.ok()) << rendered(result.errors)[0];
+  EXPECT_EQ(result.value.learner.own_load_buckets, defaults().learner.own_load_buckets);
+  EXPECT_EQ(result.value.learner.peer_load_buckets, (std::vector<double>{0.1, 0.2}));
+  EXPECT_FALSE(result.value.learner.epsilon_decay_enabled);
+}
+
+TEST(ApplyPatch, LearnerUnknownKeyChangesNothing) {
+  const config current = with_function();
+  const auto result = apply_patch(current, {{"learner", {{"nope", 1}, {"alpha", 0.5}}}});
+  EXPECT_EQ(rendered(result.errors), std::vector<std::string>{"learner.nope: unknown key"});
+  EXPECT_EQ(result.value, current);
+
+  const auto crossed =
+      apply_patch(current, {{"learner", {{"epsilon_start", 0.1}, {"epsilon_min", 0.2}}}});
+  EXPECT_EQ(rendered(crossed.errors),
+            std::vector<std::string>{
+                "learner.epsilon_min: must be <= learner.epsilon_start (0.1), got 0.2"});
+  EXPECT_EQ(crossed.value, current);
+}
+
 TEST(ApplyPatch, RejectsANonObjectPatch) {
   const config current = with_function();
   for (const json& patch : {json::array({1}), json(5), json("x"), json(nullptr)}) {

@@ -525,3 +525,59 @@ TEST_F(PolicyDispatchTest, GossipedLoadIsCorrectedByThisNodesOwnCalls) {
 
 }  // namespace
 }  // namespace p2pfaas::scheduler
+
+namespace p2pfaas::scheduler {
+namespace {
+
+// A policy that records what it was told and gives back a scripted decision with headers and a
+// feedback hook, as a learning policy does.
+class scripted_policy final : public policy {
+ public:
+  explicit scripted_policy(action what) : what_(what) {}
+  std::string_view name() const override { return "Scripted"; }
+  std::vector<std::string> parameters() const override { return {}; }
+  boost::asio::awaitable<decision> decide(const call_context& call, const local_load&,
+                                          cluster_view&) override {
+    task_type_seen = call.task_type;
+    decision d{what_, {}};
+    d.response_headers = {{"X-Test-Choice", "yes"}};
+    d.on_finished = [this](const call_feedback& end) { feedback.push_back(end); };
+    co_return d;
+  }
+  int task_type_seen = -1;
+  std::vector<call_feedback> feedback;
+
+ private:
+  action what_;
+};
+
+TEST_F(DispatcherTest, APolicysHeadersAndFeedbackFollowTheCallToItsEnd) {
+  make(1, 0);
+  auto run_here = std::make_shared<scripted_policy>(action::run_local);
+  dispatcher_->set_policy(run_here);
+  call_request call;
+  call.invocation.function = "slow";  // 30 ms
+  call.task_type = 3;
+  call.deadline = std::chrono::milliseconds(5);
+  call_result r =
+      asio::co_spawn(io_, dispatcher_->dispatch(std::move(call)), asio::use_future).get();
+  EXPECT_EQ(run_here->task_type_seen, 3);
+  EXPECT_EQ(r.headers,
+            (std::vector<std::pair<std::string, std::string>>{{"X-Test-Choice", "yes"}}));
+  ASSERT_EQ(run_here->feedback.size(), 1U);
+  EXPECT_EQ(run_here->feedback[0].status, 200);
+  EXPECT_FALSE(run_here->feedback[0].rejected);
+  EXPECT_EQ(run_here->feedback[0].deadline_met, false);
+
+  auto reject = std::make_shared<scripted_policy>(action::reject);
+  dispatcher_->set_policy(reject);
+  r = start("ok").get();
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(r.headers.size(), 1U);
+  ASSERT_EQ(reject->feedback.size(), 1U);
+  EXPECT_TRUE(reject->feedback[0].rejected);
+  EXPECT_FALSE(reject->feedback[0].deadline_met.has_value());
+}
+
+}  // namespace
+}  // namespace p2pfaas::scheduler

@@ -13,8 +13,8 @@ TEST(PolicyRegistry, BuildsBuiltinsByName) {
   policy_registry registry;
   register_builtin_policies(registry);
   EXPECT_EQ(registry.names(),
-            (std::vector<std::string>{"ForwardScheduler", "NoScheduler", "PowerOfNScheduler",
-                                      "RoundRobinScheduler"}));
+            (std::vector<std::string>{"ForwardScheduler", "LearningScheduler", "NoScheduler",
+                                      "PowerOfNScheduler", "RoundRobinScheduler"}));
   auto built = registry.build("NoScheduler", {"true"}, deps());
   ASSERT_TRUE(built.built) << built.error;
   EXPECT_EQ(built.built->name(), "NoScheduler");
@@ -27,8 +27,8 @@ TEST(PolicyRegistry, UnknownNameListsKnownOnes) {
   auto built = registry.build("MagicScheduler", {}, deps());
   EXPECT_FALSE(built.built);
   EXPECT_EQ(built.error,
-            "unknown scheduler \"MagicScheduler\" (known: ForwardScheduler, NoScheduler, "
-            "PowerOfNScheduler, RoundRobinScheduler)");
+            "unknown scheduler \"MagicScheduler\" (known: ForwardScheduler, LearningScheduler, "
+            "NoScheduler, PowerOfNScheduler, RoundRobinScheduler)");
 }
 
 TEST(PolicyRegistry, BadParametersAreRefusedWithTheReason) {

@@ -1,0 +1,87 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "config/config.hpp"
+#include "learner/agent.hpp"
+#include "net/router.hpp"
+#include "node/metrics.hpp"
+
+namespace p2pfaas::node {
+
+// The node's learner: the agent LearningScheduler asks, its HTTP API (API.md's /learner/*,
+// /train, /train_batch and /act), its metrics, and its file. Updates and saves run on a thread of
+// their own, so neither a call nor an I/O thread ever waits for them.
+class learner_service {
+ public:
+  // Refuses a request that lacks admin rights (the node's rule), or nullopt.
+  using admin_check = std::function<std::optional<net::response>(const net::request_context&)>;
+  // Applies a config patch the way POST /configuration does; every problem, or none.
+  using config_patcher = std::function<config::problems(const nlohmann::json&)>;
+
+  learner_service(std::filesystem::path file, config::learner_section parameters,
+                  std::function<std::uint64_t()> random);
+  ~learner_service();
+  learner_service(const learner_service&) = delete;
+  learner_service& operator=(const learner_service&) = delete;
+
+  // A learner saved by an earlier run, when there is one, replaces `parameters` (they were set at
+  // runtime) and the agent's table. A file that cannot be used is moved aside with a warning; if
+  // even that fails, this run never writes the file, so nothing is overwritten.
+  void restore(config::learner_section& parameters);
+
+  const std::shared_ptr<learner::agent>& agent() const { return agent_; }
+
+  // Starts the thread that makes updates and saves every learner.save_interval_seconds.
+  void start();
+  // Makes the last updates, saves, and joins the thread. Idempotent.
+  void stop();
+
+  // New parameters from the config: saved with the table they leave, then applied. "" or why
+  // they could not be saved (and then nothing changed).
+  std::string apply(const config::learner_section& next);
+
+  void add_routes(net::router& routes, admin_check admin, config_patcher patch);
+  void add_metrics(registry& metrics);
+
+ private:
+  net::response stats_response() const;
+  net::response parameters_post(const std::string& body);
+  net::response weights_post(const std::string& body);
+  net::response reset();
+  net::response train_batch(const std::string& body);
+  net::response train_from_headers(const net::request& req);
+  net::response act(const net::request& req);
+  // Saves now when something changed since the last save; "" or why not.
+  std::string save_if_changed();
+  std::string save_now();
+  void run();
+
+  const std::filesystem::path file_;
+  const std::shared_ptr<learner::agent> agent_;
+  config_patcher patch_;
+  bool persist_ = true;  // false once the file could be neither used nor moved aside
+
+  std::mutex save_mutex_;  // one save at a time; guards the two fields below
+  std::uint64_t saved_updates_ = 0;
+  std::atomic<std::uint64_t> changes_{1};  // parameters, imports and resets; saved when > saved_
+  std::uint64_t saved_changes_ = 0;
+  bool save_failing_ = false;  // logs a failing save once, not every interval
+
+  std::mutex wake_mutex_;
+  std::condition_variable wake_;
+  bool wake_requested_ = false;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace p2pfaas::node
