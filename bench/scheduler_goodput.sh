@@ -15,52 +15,9 @@ set -euo pipefail
 rounds=${1:-3}
 seconds=${2:-5}
 root=$(cd "$(dirname "$0")/.." && pwd)
-daemon="$root/build/bin/p2pfaasd"
-[ -x "$daemon" ] || { echo "missing $daemon: build first (cmake -S . -B build && cmake --build build)" >&2; exit 1; }
-for tool in wrk curl python3; do command -v $tool >/dev/null || { echo "missing $tool (scripts/install-deps.sh)" >&2; exit 1; }; done
-
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT INT TERM
-
-# Sets $port to a free TCP/UDP port not handed out before (no subshell: $used must persist).
-used=" "
-next_free_port() {
-  while :; do
-    port=$((20000 + RANDOM % 20000))
-    case "$used" in *" $port "*) continue ;; esac
-    ss -ltnu "( sport = :$port )" | grep -q ":$port" && continue
-    used="$used$port "
-    return
-  done
-}
-
-head -c 32 /dev/urandom | base64 > "$work/cluster.key"
-chmod 600 "$work/cluster.key"
-ports=()
-for i in 1 2 3; do
-  next_free_port
-  ports+=("$port")
-  join=()
-  [ "$i" -gt 1 ] && join=(--join "127.0.0.1:${ports[0]}")
-  "$daemon" --listen "127.0.0.1:$port" --node-id "node-$i" --data-dir "$work/node-$i" \
-    --slots 2 --queue 2 --cluster-key-file "$work/cluster.key" --log-level warn "${join[@]}" \
-    2> "$work/node-$i.log" &
-  pids+=($!)
-done
-first="http://127.0.0.1:${ports[0]}"
-alive() {
-  curl -fs "$first/nodes" 2>/dev/null | python3 -c '
-import json, sys
-print(sum(1 for n in json.load(sys.stdin)["nodes"] if n["state"] == "alive"))' 2>/dev/null || echo 0
-}
-for _ in $(seq 1 500); do [ "$(alive)" = 3 ] && break; sleep 0.02; done
-[ "$(alive)" = 3 ] || { echo "the cluster did not form:"; cat "$work"/node-*.log; exit 1; }
+# shellcheck source=bench/three_nodes.sh
+source "$root/bench/three_nodes.sh" --slots 2 --queue 2
+command -v wrk >/dev/null || { echo "missing wrk (scripts/install-deps.sh)" >&2; exit 1; }
 
 policies=(
   'NoScheduler ["true"]|{"name":"NoScheduler","parameters":["true"]}'
@@ -73,8 +30,7 @@ for round in $(seq 1 "$rounds"); do
   for entry in "${policies[@]}"; do
     label=${entry%%|*}
     body=${entry#*|}
-    answer=$(curl -fs -XPOST "$first/configuration/scheduler?scope=cluster" -d "$body") ||
-      { echo "could not set $label on every node: $answer"; exit 1; }
+    set_everywhere "$label" "$body"
     line=$(wrk -t2 -c16 -d"${seconds}s" --timeout 5s -s "$root/bench/status_counts.lua" \
       "$first/function/sleep?ms=20" | grep '^STATUS_JSON ' | cut -d' ' -f2-)
     echo "$label|$line" >> "$work/runs.txt"

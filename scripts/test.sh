@@ -24,8 +24,9 @@ echo "== fuzz the network-facing decoders (clang, libFuzzer) for ${FUZZ_SECONDS:
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DP2PFAAS_FUZZ=ON \
   -DP2PFAAS_BUILD_TESTS=OFF >/dev/null
 cmake --build build-fuzz -j"$jobs" --target fuzz_request_target fuzz_config_patch fuzz_discovery_message \
+  fuzz_learner_file \
   fuzz_peer_frame
-for target in request_target config_patch discovery_message peer_frame; do
+for target in request_target config_patch discovery_message peer_frame learner_file; do
   corpus=$(mktemp -d)
   # New inputs go to a scratch corpus; the seeds in tests/fuzz/corpus stay as committed.
   status=0
