@@ -136,7 +136,9 @@ void learner_service::stop() {
     stopping_ = true;
   }
   wake_.notify_one();
-  if (thread_.joinable()) thread_.join();
+  // A node that never started has made no decision: nothing to update or save.
+  if (!thread_.joinable()) return;
+  thread_.join();
   agent_->set_wakeup({});
   agent_->train_pending();
   if (auto error = save_if_changed(); !error.empty()) spdlog::error("learner: {}", error);

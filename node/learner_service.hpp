@@ -43,7 +43,7 @@ class learner_service {
 
   // Starts the thread that makes updates and saves every learner.save_interval_seconds.
   void start();
-  // Makes the last updates, saves, and joins the thread. Idempotent.
+  // Joins the thread, makes the last updates and saves (when it was started). Idempotent.
   void stop();
 
   // New parameters from the config: saved with the table they leave, then applied. "" or why
