@@ -267,7 +267,7 @@ void agent::replace_table(q_table next) {
 
 snapshot agent::save() const {
   std::lock_guard lock(mutex_);
-  return {parameters_, epsilon_, next_eid_, table_};
+  return {parameters_, false, epsilon_, next_eid_, table_};
 }
 
 void agent::restore(const snapshot& saved) {

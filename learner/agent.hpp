@@ -64,6 +64,9 @@ struct stats {
 // What is saved and restored.
 struct snapshot {
   config::learner_section parameters;
+  // Whether `parameters` were set at runtime (API or config patch), and so win over the config
+  // file's at the next start; otherwise the config's apply and only the learned state is kept.
+  bool parameters_set_at_runtime = false;
   double epsilon = 1;
   std::uint64_t next_eid = 1;
   q_table table;

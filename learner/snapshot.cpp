@@ -112,6 +112,7 @@ std::string encode(const snapshot& saved) {
   json doc = {
       {"format", file_format},
       {"parameters", config::to_json(config::config{.learner = saved.parameters})["learner"]},
+      {"parameters_set_at_runtime", saved.parameters_set_at_runtime},
       {"epsilon", saved.epsilon},
       {"next_eid", saved.next_eid},
       {"weights", weights_to_json(saved.parameters, saved.table)}};
@@ -135,6 +136,10 @@ decoded decode(std::string_view text) {
   config::loaded patched = config::apply_patch(base, {{"learner", *params}});
   if (!patched.ok()) return {std::nullopt, patched.errors.front().to_string()};
   out.parameters = patched.value.learner;
+  if (auto runtime = doc.find("parameters_set_at_runtime"); runtime != doc.end()) {
+    if (!runtime->is_boolean()) return {std::nullopt, "parameters_set_at_runtime: must be a bool"};
+    out.parameters_set_at_runtime = runtime->get<bool>();
+  }
 
   auto epsilon = doc.find("epsilon");
   if (epsilon == doc.end() || !epsilon->is_number() || !(epsilon->get<double>() >= 0) ||
@@ -183,13 +188,13 @@ std::string save_file(const std::filesystem::path& path, const snapshot& saved) 
 }
 
 std::optional<std::filesystem::path> set_aside(const std::filesystem::path& path,
-                                               std::string& error) {
+                                               std::string_view why, std::string& error) {
   std::array<char, 32> stamp{};
   const std::time_t now = std::time(nullptr);
   std::tm utc{};
   gmtime_r(&now, &utc);
   std::strftime(stamp.data(), stamp.size(), "%Y%m%dT%H%M%SZ", &utc);
-  const std::string base = path.string() + ".corrupt-" + stamp.data();
+  const std::string base = path.string() + "." + std::string(why) + "-" + stamp.data();
   for (int n = 0; n < 1000; ++n) {
     std::filesystem::path target = n == 0 ? base : base + "-" + std::to_string(n);
     std::error_code ec;

@@ -26,7 +26,8 @@ struct table_result {
 table_result weights_from_json(const nlohmann::json& doc,
                                const config::learner_section& parameters);
 
-// The learner file: {"format":1,"parameters":{...},"epsilon","next_eid","weights":{...}}.
+// The learner file: {"format":1,"parameters":{...},"parameters_set_at_runtime","epsilon",
+// "next_eid","weights":{...}}.
 std::string encode(const snapshot& saved);
 struct decoded {
   std::optional<snapshot> value;
@@ -42,9 +43,9 @@ struct loaded_file {
 loaded_file load_file(const std::filesystem::path& path);
 // Atomic (temp file, fsync, rename); "" or why not.
 std::string save_file(const std::filesystem::path& path, const snapshot& saved);
-// Renames an unusable file to <name>.corrupt-<UTC time>[-N] so it is kept for a look and never
-// overwritten; the new name, or nullopt with `error` set.
+// Renames a file that will not be used to <name>.<why>-<UTC time>[-N] ("corrupt", ...) so it is
+// kept for a look and never overwritten; the new name, or nullopt with `error` set.
 std::optional<std::filesystem::path> set_aside(const std::filesystem::path& path,
-                                               std::string& error);
+                                               std::string_view why, std::string& error);
 
 }  // namespace p2pfaas::learner

@@ -70,18 +70,47 @@ void learner_service::restore(config::learner_section& parameters) {
   switch (saved.what) {
     case learner::loaded_file::status::missing:
       return;
-    case learner::loaded_file::status::loaded:
-      parameters = saved.value.parameters;
-      agent_->restore(saved.value);
-      saved_changes_ = changes_.load();
-      spdlog::info(
-          "learner: {} states, epsilon {} and parameters restored from {} (they were set at "
-          "runtime and override learner.* of the configuration)",
-          saved.value.table.size(), saved.value.epsilon, file_.string());
+    case learner::loaded_file::status::loaded: {
+      learner::snapshot& s = saved.value;
+      if (s.parameters_set_at_runtime) {
+        parameters = s.parameters;
+        runtime_parameters_ = true;
+        agent_->restore(s);
+        saved_changes_ = changes_.load();
+        spdlog::info(
+            "learner: {} states, epsilon {} and parameters restored from {} (the parameters were "
+            "set at runtime and override learner.* of the configuration)",
+            s.table.size(), s.epsilon, file_.string());
+        return;
+      }
+      if (s.parameters.own_load_buckets == parameters.own_load_buckets &&
+          s.parameters.peer_load_buckets == parameters.peer_load_buckets) {
+        s.parameters = parameters;
+        agent_->restore(s);
+        spdlog::info("learner: {} states and epsilon {} restored from {}", s.table.size(),
+                     s.epsilon, file_.string());
+        return;
+      }
+      std::string error;
+      if (auto aside = learner::set_aside(file_, "other-buckets", error)) {
+        spdlog::warn(
+            "learner: the Q-table in {} was learned over other load buckets than learner.* sets "
+            "now; moved it to {} and starting afresh",
+            file_.string(), aside->string());
+      } else {
+        persist_ = false;
+        spdlog::error(
+            "learner: the Q-table in {} was learned over other load buckets and {}; starting "
+            "afresh and never saving, so that the file stays as it is",
+            file_.string(), error);
+      }
+      // Eids go on growing all the same.
+      agent_->restore({parameters, false, parameters.epsilon_start, s.next_eid, {}});
       return;
+    }
     case learner::loaded_file::status::unusable: {
       std::string error;
-      if (auto aside = learner::set_aside(file_, error)) {
+      if (auto aside = learner::set_aside(file_, "corrupt", error)) {
         spdlog::warn("learner: {} is unusable ({}); moved it to {} and starting afresh",
                      file_.string(), saved.error, aside->string());
       } else {
@@ -148,7 +177,9 @@ std::string learner_service::save_now() {
   if (!persist_) return {};
   const learner::stats before = agent_->current_stats();
   const std::uint64_t changes = changes_.load();
-  std::string error = learner::save_file(file_, agent_->save());
+  learner::snapshot now = agent_->save();
+  now.parameters_set_at_runtime = runtime_parameters_;
+  std::string error = learner::save_file(file_, now);
   if (error.empty()) {
     saved_updates_ = before.updates;
     saved_changes_ = changes;
@@ -180,6 +211,7 @@ std::string learner_service::apply(const config::learner_section& next) {
       after.table.clear();
     }
     after.parameters = next;
+    after.parameters_set_at_runtime = true;
     after.epsilon = std::clamp(after.epsilon, next.epsilon_min, next.epsilon_start);
     if (auto error = learner::save_file(file_, after); !error.empty()) {
       return "cannot save the learner: " + error;
@@ -188,6 +220,7 @@ std::string learner_service::apply(const config::learner_section& next) {
   if (agent_->set_parameters(next)) {
     spdlog::info("learner: new load buckets, so the Q-table starts afresh");
   }
+  runtime_parameters_ = true;
   ++changes_;
   return {};
 }

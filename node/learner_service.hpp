@@ -34,9 +34,10 @@ class learner_service {
   learner_service(const learner_service&) = delete;
   learner_service& operator=(const learner_service&) = delete;
 
-  // A learner saved by an earlier run, when there is one, replaces `parameters` (they were set at
-  // runtime) and the agent's table. A file that cannot be used is moved aside with a warning; if
-  // even that fails, this run never writes the file, so nothing is overwritten.
+  // Takes up what an earlier run saved: the Q-table, epsilon and eids, and the parameters when
+  // they had been set at runtime (they replace `parameters` then). A table learned over other
+  // buckets than `parameters` has, or a file that cannot be used, is moved aside with a warning;
+  // if even that fails, this run never writes the file, so nothing is overwritten.
   void restore(config::learner_section& parameters);
 
   const std::shared_ptr<learner::agent>& agent() const { return agent_; }
@@ -70,6 +71,9 @@ class learner_service {
   const std::shared_ptr<learner::agent> agent_;
   config_patcher patch_;
   bool persist_ = true;  // false once the file could be neither used nor moved aside
+  // Whether the parameters were set at runtime (or restored as such): the file says so, and then
+  // they win over the config at the next start.
+  std::atomic<bool> runtime_parameters_{false};
 
   std::mutex save_mutex_;  // one save at a time; guards the two fields below
   std::uint64_t saved_updates_ = 0;

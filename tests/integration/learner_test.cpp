@@ -230,6 +230,43 @@ TEST(Learner, TheTableAndParametersSurviveARestartUnchanged) {
   EXPECT_EQ(r.header("X-P2pfaas-Scheduler-Learning-Eid"), "41");
 }
 
+TEST(Learner, WithoutRuntimeChangesTheConfigsParametersApplyAndTheTableIsKept) {
+  temp_dir data;
+  const auto args = with(learning, {"--data-dir", data.path().string()});
+  json weights_before;
+  {
+    daemon_process node(args);
+    for (int i = 0; i < 10; ++i) http_request(node.port(), "POST", "/function/echo", "x");
+    ASSERT_TRUE(
+        eventually([&] { return get_json(node.port(), "/learner/stats")["updates"] == 9; }, 5s));
+    weights_before = get_json(node.port(), "/learner/weights");
+    node.signal(SIGTERM);
+    ASSERT_EQ(node.wait_exit(10s), 0);
+  }
+  {
+    // The operator edits learner.* in the config: it applies, the learned table stays.
+    daemon_process again(with(args, {"--set", "learner.alpha=0.5"}));
+    EXPECT_EQ(get_json(again.port(), "/learner/parameters")["alpha"], 0.5);
+    EXPECT_EQ(get_json(again.port(), "/learner/weights"), weights_before);
+    again.signal(SIGTERM);
+    ASSERT_EQ(again.wait_exit(10s), 0);
+  }
+  // Other buckets: the old table means nothing for them; it is kept aside, not overwritten.
+  daemon_process third(with(args, {"--set", "learner.own_load_buckets=1,2"}));
+  EXPECT_EQ(get_json(third.port(), "/learner/stats")["table_states"], 0);
+  EXPECT_NE(third.log().find("learned over other load buckets"), std::string::npos) << third.log();
+  int aside = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(data.path())) {
+    const std::string name = entry.path().filename().string();
+    if (name.starts_with("learner.json.other-buckets-")) {
+      ++aside;
+      EXPECT_EQ(json::parse(read_file(entry.path()))["weights"]["states"],
+                weights_before["states"]);
+    }
+  }
+  EXPECT_EQ(aside, 1);
+}
+
 TEST(Learner, ACorruptFileIsMovedAsideAndTheNodeStartsAfresh) {
   temp_dir data;
   std::filesystem::create_directories(data.path());

@@ -17,6 +17,7 @@ snapshot sample() {
   s.parameters.algorithm = "sarsa";
   s.parameters.alpha = 0.25;
   s.parameters.own_load_buckets = {1, 2};
+  s.parameters_set_at_runtime = true;
   s.epsilon = 0.123456789012345;
   s.next_eid = 987654321;
   // Values that need all 17 digits to come back the same.
@@ -69,6 +70,7 @@ TEST(Snapshot, EncodesAndDecodesEverything) {
   decoded back = decode(encode(s));
   ASSERT_TRUE(back.value) << back.error;
   EXPECT_EQ(back.value->parameters, s.parameters);
+  EXPECT_TRUE(back.value->parameters_set_at_runtime);
   EXPECT_EQ(back.value->epsilon, s.epsilon);
   EXPECT_EQ(back.value->next_eid, s.next_eid);
   EXPECT_EQ(back.value->table, s.table);
@@ -121,7 +123,7 @@ TEST(LearnerFile, ACorruptFileIsMovedAsideIntact) {
   EXPECT_EQ(broken.error, "not JSON");
 
   std::string error;
-  auto aside = set_aside(file, error);
+  auto aside = set_aside(file, "corrupt", error);
   ASSERT_TRUE(aside) << error;
   EXPECT_FALSE(std::filesystem::exists(file));
   EXPECT_EQ(read(*aside), text);
@@ -129,7 +131,7 @@ TEST(LearnerFile, ACorruptFileIsMovedAsideIntact) {
 
   // A second one in the same second never replaces the first.
   dir.write("learner.json", "garbage");
-  auto second = set_aside(file, error);
+  auto second = set_aside(file, "corrupt", error);
   ASSERT_TRUE(second) << error;
   EXPECT_NE(*second, *aside);
   EXPECT_EQ(read(*aside), text);
