@@ -287,11 +287,15 @@ net::response learner_service::train_batch(const std::string& body) {
   const int peer = agent_->peer_buckets();
   std::vector<learner::experience> batch;
   std::string problems;
+  std::size_t problem_count = 0;
+  constexpr std::size_t problems_shown = 20;  // a big bad batch must not make a bigger answer
   for (std::size_t i = 0; i < doc.size(); ++i) {
     const json& entry = doc[i];
     const std::string at = "[" + std::to_string(i) + "]";
     auto problem = [&](const std::string& text) {
-      problems += (problems.empty() ? "" : "; ") + at + text;
+      if (++problem_count <= problems_shown) {
+        problems += (problems.empty() ? "" : "; ") + at + text;
+      }
     };
     if (!entry.is_object()) {
       problem(": must be an object {\"eid\",\"state\",\"action\",\"reward\"}");
@@ -312,6 +316,9 @@ net::response learner_service::train_batch(const std::string& body) {
     if (eid && state && action && reward) batch.push_back({*eid, *state, *action, *reward});
   }
   // All or nothing, so that a client can send the batch again once it is fixed.
+  if (problem_count > problems_shown) {
+    problems += "; and " + std::to_string(problem_count - problems_shown) + " more";
+  }
   if (!problems.empty()) return bad_request("bad_experiences", problems);
   learner::train_summary done = agent_->submit(batch);
   return net::json_response(

@@ -136,6 +136,14 @@ TEST(Learner, TrainTakesBatchesAndHeadersAndRefusesBadExperiences) {
     EXPECT_EQ(bad.status, 400) << body;
     EXPECT_NE(bad.body.find(message), std::string::npos) << body << " -> " << bad.body;
   }
+  json many_bad = json::array();
+  for (int i = 0; i < 1000; ++i)
+    many_bad.push_back({{"eid", i}, {"state", "x"}, {"action", 1}, {"reward", 1}});
+  reply long_answer = post(node.port(), "/train", many_bad.dump());
+  EXPECT_EQ(long_answer.status, 400);
+  EXPECT_NE(long_answer.body.find("[19].state"), std::string::npos);
+  EXPECT_EQ(long_answer.body.find("[20].state"), std::string::npos);
+  EXPECT_NE(long_answer.body.find("and 980 more"), std::string::npos) << long_answer.body;
   // All or nothing: eid 3 of the refused batch was not taken.
   EXPECT_EQ(get_json(node.port(), "/learner/stats")["eid_max_seen"], 2);
 
