@@ -1,0 +1,84 @@
+#include "bench/results.hpp"
+
+#include <array>
+#include <charconv>
+
+namespace p2pfaas::bench {
+
+using json = nlohmann::json;
+
+std::string check_counts(const run_result& run) {
+  if (run.ok + run.rejected + run.errors == run.requests) return {};
+  return "run " + run.policy + run.profile + "/" + run.workload + ": ok " + std::to_string(run.ok) +
+         " + rejected " + std::to_string(run.rejected) + " + errors " + std::to_string(run.errors) +
+         " != requests " + std::to_string(run.requests);
+}
+
+json report_json(const std::vector<run_result>& runs, const json& scenario) {
+  json list = json::array();
+  for (const auto& r : runs) {
+    list.push_back({{"policy", r.policy},
+                    {"profile", r.profile},
+                    {"workload", r.workload},
+                    {"requests", r.requests},
+                    {"ok", r.ok},
+                    {"rejected", r.rejected},
+                    {"errors", r.errors},
+                    {"deadline_met_ratio", r.deadline_met_ratio},
+                    {"forwarded_ratio", r.forwarded_ratio},
+                    {"throughput_rps", r.throughput_rps},
+                    {"latency_ms",
+                     {{"p50", r.latency_ms.p50},
+                      {"p95", r.latency_ms.p95},
+                      {"p99", r.latency_ms.p99},
+                      {"mean", r.latency_ms.mean}}},
+                    {"cpu_percent", r.cpu_percent},
+                    {"rss_mb", r.rss_mb},
+                    {"cost", r.cost},
+                    {"security_score", r.security_score},
+                    {"composite_score", r.composite_score}});
+  }
+  return {{"runs", std::move(list)}, {"scenario", scenario}};
+}
+
+std::string csv_field(const std::string& text) {
+  if (text.find_first_of(",\"\r\n") == std::string::npos) return text;
+  std::string out = "\"";
+  for (char c : text) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + '"';
+}
+
+namespace {
+
+// Shortest text that reads back as the same double: the CSV keeps what report.json has.
+std::string number(double value) {
+  std::array<char, 32> buffer{};
+  const auto [end, ec] = std::to_chars(buffer.data(), buffer.data() + buffer.size(), value);
+  return ec == std::errc() ? std::string(buffer.data(), end) : "nan";
+}
+
+}  // namespace
+
+std::string metrics_csv(const std::vector<run_result>& runs) {
+  std::string out =
+      "policy,profile,workload,requests,ok,rejected,errors,deadline_met_ratio,forwarded_ratio,"
+      "throughput_rps,latency_p50_ms,latency_p95_ms,latency_p99_ms,latency_mean_ms,cpu_percent,"
+      "rss_mb,cost,security_score,composite_score\n";
+  for (const auto& r : runs) {
+    out += csv_field(r.policy) + ',' + csv_field(r.profile) + ',' + csv_field(r.workload) + ',' +
+           std::to_string(r.requests) + ',' + std::to_string(r.ok) + ',' +
+           std::to_string(r.rejected) + ',' + std::to_string(r.errors);
+    for (double v : {r.deadline_met_ratio, r.forwarded_ratio, r.throughput_rps, r.latency_ms.p50,
+                     r.latency_ms.p95, r.latency_ms.p99, r.latency_ms.mean, r.cpu_percent, r.rss_mb,
+                     r.cost, r.security_score, r.composite_score}) {
+      out += ',' + number(v);
+    }
+    out += '\n';
+  }
+  return out;
+}
+
+}  // namespace p2pfaas::bench
