@@ -4,6 +4,8 @@
 #include <cmath>
 #include <limits>
 
+#include "config/numbers.hpp"
+
 namespace p2pfaas::bench {
 
 namespace {
@@ -73,13 +75,7 @@ std::string_view trim(std::string_view s) {
 }
 
 std::optional<double> number(std::string_view s) {
-  s = trim(s);
-  double value = 0;
-  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
-  if (s.empty() || ec != std::errc() || end != s.data() + s.size() || !std::isfinite(value)) {
-    return std::nullopt;
-  }
-  return value;
+  return config::parse_finite(trim(s));
 }
 
 }  // namespace

@@ -1,7 +1,6 @@
 #include "bench/results.hpp"
 
-#include <array>
-#include <charconv>
+#include "config/numbers.hpp"
 
 namespace p2pfaas::bench {
 
@@ -51,17 +50,6 @@ std::string csv_field(const std::string& text) {
   return out + '"';
 }
 
-namespace {
-
-// Shortest text that reads back as the same double: the CSV keeps what report.json has.
-std::string number(double value) {
-  std::array<char, 32> buffer{};
-  const auto [end, ec] = std::to_chars(buffer.data(), buffer.data() + buffer.size(), value);
-  return ec == std::errc() ? std::string(buffer.data(), end) : "nan";
-}
-
-}  // namespace
-
 std::string metrics_csv(const std::vector<run_result>& runs) {
   std::string out =
       "policy,profile,workload,requests,ok,rejected,errors,deadline_met_ratio,forwarded_ratio,"
@@ -74,7 +62,7 @@ std::string metrics_csv(const std::vector<run_result>& runs) {
     for (double v : {r.deadline_met_ratio, r.forwarded_ratio, r.throughput_rps, r.latency_ms.p50,
                      r.latency_ms.p95, r.latency_ms.p99, r.latency_ms.mean, r.cpu_percent, r.rss_mb,
                      r.cost, r.security_score, r.composite_score}) {
-      out += ',' + number(v);
+      out += ',' + config::shortest_text(v);  // exactly what report.json has
     }
     out += '\n';
   }

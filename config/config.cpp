@@ -16,6 +16,7 @@
 
 #include "config/detail/codec.hpp"
 #include "config/detail/schema.hpp"
+#include "config/numbers.hpp"
 
 namespace p2pfaas::config {
 namespace detail {
@@ -40,15 +41,6 @@ bool is_name_char(char c) {
          c == '_' || c == '-';
 }
 
-// The whole text must be the number: "8" is 8, "8x", " 8" and "" are not numbers.
-template <class N>
-std::optional<N> parse_whole(std::string_view text) {
-  N value{};
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc{} || end != text.data() + text.size()) return std::nullopt;
-  return value;
-}
-
 std::string_view trim(std::string_view text) {
   constexpr std::string_view space = " \t\r\n";
   const auto first = text.find_first_not_of(space);
@@ -68,14 +60,6 @@ std::vector<std::string> split_list(std::string_view text) {
     text.remove_prefix(comma + 1);
   }
   return items;
-}
-
-// Like parse_whole, but "inf" and "nan" (which from_chars accepts) are not numbers: no field has a
-// use for them and they defeat the range checks.
-std::optional<double> parse_finite(std::string_view text) {
-  auto number = parse_whole<double>(text);
-  if (number && !std::isfinite(*number)) number.reset();
-  return number;
 }
 
 // The spellings people and tools write; YAML's "yes"/"on" are left out, as yaml_to_json leaves

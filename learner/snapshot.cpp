@@ -29,6 +29,10 @@ json action_names() {
 
 }  // namespace
 
+json parameters_to_json(const config::learner_section& parameters) {
+  return config::to_json(config::config{.learner = parameters})["learner"];
+}
+
 json weights_to_json(const config::learner_section& parameters, const q_table& table) {
   json states = json::object();
   for (const auto& [at, values] : table) states[to_string(at)] = values;
@@ -109,13 +113,12 @@ table_result weights_from_json(const json& doc, const config::learner_section& p
 }
 
 std::string encode(const snapshot& saved) {
-  json doc = {
-      {"format", file_format},
-      {"parameters", config::to_json(config::config{.learner = saved.parameters})["learner"]},
-      {"parameters_set_at_runtime", saved.parameters_set_at_runtime},
-      {"epsilon", saved.epsilon},
-      {"next_eid", saved.next_eid},
-      {"weights", weights_to_json(saved.parameters, saved.table)}};
+  json doc = {{"format", file_format},
+              {"parameters", parameters_to_json(saved.parameters)},
+              {"parameters_set_at_runtime", saved.parameters_set_at_runtime},
+              {"epsilon", saved.epsilon},
+              {"next_eid", saved.next_eid},
+              {"weights", weights_to_json(saved.parameters, saved.table)}};
   return doc.dump(1) + "\n";
 }
 

@@ -12,6 +12,9 @@
 
 namespace p2pfaas::learner {
 
+// The learner's parameters as GET /learner/parameters shows them: learner.* of the config.
+nlohmann::json parameters_to_json(const config::learner_section& parameters);
+
 // The Q-table as GET /learner/weights shows it:
 // {"algorithm","actions":[names by number],"own_load_buckets","peer_load_buckets",
 //  "states":{"task,own,peer":[Q of action 0..3]}}

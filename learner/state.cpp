@@ -1,9 +1,9 @@
 #include "learner/state.hpp"
 
 #include <algorithm>
-#include <array>
 #include <charconv>
-#include <cmath>
+
+#include "config/numbers.hpp"
 
 namespace p2pfaas::learner {
 
@@ -54,13 +54,7 @@ std::optional<state> parse_state(std::string_view text, int own_buckets, int pee
 }
 
 std::optional<double> parse_number(std::string_view text) {
-  double value = 0;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (text.empty() || ec != std::errc() || end != text.data() + text.size() ||
-      !std::isfinite(value)) {
-    return std::nullopt;
-  }
-  return value;
+  return config::parse_finite(text);
 }
 
 std::optional<action> parse_action(std::string_view text) {
@@ -72,16 +66,7 @@ std::optional<action> parse_action(std::string_view text) {
 }
 
 std::optional<std::uint64_t> parse_eid(std::string_view text) {
-  std::uint64_t value = 0;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (text.empty() || ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
-  return value;
-}
-
-std::string shortest_text(double value) {
-  std::array<char, 32> buffer{};
-  const auto [end, ec] = std::to_chars(buffer.data(), buffer.data() + buffer.size(), value);
-  return ec == std::errc() ? std::string(buffer.data(), end) : "0";
+  return config::parse_whole<std::uint64_t>(text);
 }
 
 int bucket_of(double value, const std::vector<double>& boundaries) {

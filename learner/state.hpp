@@ -38,14 +38,10 @@ std::string to_string(const state& s);
 std::optional<state> parse_state(std::string_view text, int own_buckets, int peer_buckets);
 // An action number: "2", or "2.000000" as P2PFaaS's scheduler writes it.
 std::optional<action> parse_action(std::string_view text);
-// A finite decimal number.
+// A finite decimal number (config::parse_finite).
 std::optional<double> parse_number(std::string_view text);
 // An experience id: a decimal unsigned integer.
 std::optional<std::uint64_t> parse_eid(std::string_view text);
-
-// The shortest decimal text that reads back as `value` ("0.25", not "0.250000"): how epsilon is
-// written in X-P2pfaas-Scheduler-Learning-Eps and X-P2pfaas-Eps.
-std::string shortest_text(double value);
 
 // The bucket of `value` given ascending `boundaries`: how many of them are <= value.
 int bucket_of(double value, const std::vector<double>& boundaries);

@@ -6,6 +6,7 @@
 #include <array>
 #include <charconv>
 
+#include "config/numbers.hpp"
 #include "learner/snapshot.hpp"
 #include "node/problems_response.hpp"
 
@@ -239,9 +240,8 @@ net::response learner_service::parameters_post(const std::string& body) {
   if (auto problems = patch_({{"learner", patch}}); !problems.empty()) {
     return problems_response(problems);
   }
-  return net::json_response(
-      http::status::ok,
-      config::to_json(config::config{.learner = agent_->parameters()})["learner"].dump());
+  return net::json_response(http::status::ok,
+                            learner::parameters_to_json(agent_->parameters()).dump());
 }
 
 net::response learner_service::weights_post(const std::string& body) {
@@ -376,7 +376,7 @@ net::response learner_service::act(const net::request& req) {
   // P2PFaaS's form: the action number as the body, epsilon in a header.
   net::response res{http::status::ok, 11};
   res.set(http::field::content_type, "text/plain");
-  res.set("X-P2pfaas-Eps", learner::shortest_text(made.epsilon));
+  res.set("X-P2pfaas-Eps", config::shortest_text(made.epsilon));
   res.body() = std::to_string(static_cast<int>(made.taken));
   return res;
 }
@@ -393,13 +393,12 @@ void learner_service::add_routes(net::router& routes, admin_check admin, config_
   };
   routes.add({verb::get}, "/learner/stats",
              guarded([this](net::request_context&) { return stats_response(); }));
-  routes.add(
-      {verb::get, verb::post}, "/learner/parameters", guarded([this](net::request_context& ctx) {
-        if (ctx.req.method() == verb::post) return parameters_post(ctx.req.body());
-        return net::json_response(
-            http::status::ok,
-            config::to_json(config::config{.learner = agent_->parameters()})["learner"].dump());
-      }));
+  routes.add({verb::get, verb::post}, "/learner/parameters",
+             guarded([this](net::request_context& ctx) {
+               if (ctx.req.method() == verb::post) return parameters_post(ctx.req.body());
+               return net::json_response(http::status::ok,
+                                         learner::parameters_to_json(agent_->parameters()).dump());
+             }));
   routes.add({verb::get, verb::post}, "/learner/weights",
              guarded([this](net::request_context& ctx) {
                if (ctx.req.method() == verb::post) return weights_post(ctx.req.body());

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "config/numbers.hpp"
 #include "scheduler/forwarding_schedulers.hpp"
 #include "scheduler/parameters.hpp"
 
@@ -70,7 +71,7 @@ boost::asio::awaitable<decision> learning_scheduler::decide(const call_context& 
       {"X-P2pfaas-Scheduler-Learning-Eid", std::to_string(made.eid)},
       {"X-P2pfaas-Scheduler-Learning-State", learner::to_string(at)},
       {"X-P2pfaas-Scheduler-Learning-Action", std::to_string(static_cast<int>(made.taken))},
-      {"X-P2pfaas-Scheduler-Learning-Eps", learner::shortest_text(made.epsilon)},
+      {"X-P2pfaas-Scheduler-Learning-Eps", config::shortest_text(made.epsilon)},
   };
   if (agent_->rewards_from_node()) {
     chosen.on_finished = [agent = agent_, eid = made.eid](const call_feedback& end) {
