@@ -19,6 +19,7 @@ json report_json(const std::vector<run_result>& runs, const json& scenario) {
     list.push_back({{"policy", r.policy},
                     {"profile", r.profile},
                     {"workload", r.workload},
+                    {"repetition", r.repetition},
                     {"requests", r.requests},
                     {"ok", r.ok},
                     {"rejected", r.rejected},
@@ -26,6 +27,8 @@ json report_json(const std::vector<run_result>& runs, const json& scenario) {
                     {"deadline_met_ratio", r.deadline_met_ratio},
                     {"forwarded_ratio", r.forwarded_ratio},
                     {"throughput_rps", r.throughput_rps},
+                    {"goodput_rps", r.goodput_rps},
+                    {"duration_seconds", r.duration_seconds},
                     {"latency_ms",
                      {{"p50", r.latency_ms.p50},
                       {"p95", r.latency_ms.p95},
@@ -52,16 +55,18 @@ std::string csv_field(const std::string& text) {
 
 std::string metrics_csv(const std::vector<run_result>& runs) {
   std::string out =
-      "policy,profile,workload,requests,ok,rejected,errors,deadline_met_ratio,forwarded_ratio,"
-      "throughput_rps,latency_p50_ms,latency_p95_ms,latency_p99_ms,latency_mean_ms,cpu_percent,"
+      "policy,profile,workload,repetition,requests,ok,rejected,errors,deadline_met_ratio,"
+      "forwarded_ratio,throughput_rps,goodput_rps,duration_seconds,latency_p50_ms,latency_p95_ms,"
+      "latency_p99_ms,latency_mean_ms,cpu_percent,"
       "rss_mb,cost,security_score,composite_score\n";
   for (const auto& r : runs) {
     out += csv_field(r.policy) + ',' + csv_field(r.profile) + ',' + csv_field(r.workload) + ',' +
-           std::to_string(r.requests) + ',' + std::to_string(r.ok) + ',' +
-           std::to_string(r.rejected) + ',' + std::to_string(r.errors);
-    for (double v : {r.deadline_met_ratio, r.forwarded_ratio, r.throughput_rps, r.latency_ms.p50,
-                     r.latency_ms.p95, r.latency_ms.p99, r.latency_ms.mean, r.cpu_percent, r.rss_mb,
-                     r.cost, r.security_score, r.composite_score}) {
+           std::to_string(r.repetition) + ',' + std::to_string(r.requests) + ',' +
+           std::to_string(r.ok) + ',' + std::to_string(r.rejected) + ',' + std::to_string(r.errors);
+    for (double v : {r.deadline_met_ratio, r.forwarded_ratio, r.throughput_rps, r.goodput_rps,
+                     r.duration_seconds, r.latency_ms.p50, r.latency_ms.p95, r.latency_ms.p99,
+                     r.latency_ms.mean, r.cpu_percent, r.rss_mb, r.cost, r.security_score,
+                     r.composite_score}) {
       out += ',' + config::shortest_text(v);  // exactly what report.json has
     }
     out += '\n';

@@ -14,13 +14,16 @@ struct run_result {
   std::string policy;
   std::string profile;
   std::string workload;
+  int repetition = 0;  // 0, 1, ... when the scenario repeats each run
   std::size_t requests = 0;
   std::size_t ok = 0;        // answered 200
   std::size_t rejected = 0;  // 429 or 503: refused without running
   std::size_t errors = 0;    // anything else: other statuses, timeouts, connection failures
   double deadline_met_ratio = 0;
   double forwarded_ratio = 0;
-  double throughput_rps = 0;  // ok per second
+  double throughput_rps = 0;    // ok per second
+  double goodput_rps = 0;       // calls answered 200 within their deadline, per second
+  double duration_seconds = 0;  // the measured window: first scheduled send to last answer
   latency_summary latency_ms;
   double cpu_percent = 0;
   double rss_mb = 0;

@@ -1,5 +1,3 @@
-#include <yaml-cpp/yaml.h>
-
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
@@ -14,6 +12,7 @@
 
 #include "config/config.hpp"
 #include "config/detail/codec.hpp"
+#include "config/yaml_file.hpp"
 
 namespace p2pfaas::config {
 namespace {
@@ -21,72 +20,6 @@ namespace {
 using json = nlohmann::json;
 
 constexpr std::string_view env_prefix = "P2PFAAS_";
-
-std::string position(const std::string& file, const YAML::Mark& mark) {
-  if (mark.is_null()) return file;
-  // yaml-cpp counts from 0; editors count from 1.
-  return file + ":" + std::to_string(mark.line + 1) + ":" + std::to_string(mark.column + 1);
-}
-
-// Scalars stay strings: the field decoders know which ones are numbers, and YAML 1.1 guesses
-// ("yes" is a bool, "1:30" is sexagesimal) would only get in the way.
-json yaml_to_json(const YAML::Node& node, const std::string& file, problems& out) {
-  switch (node.Type()) {
-    case YAML::NodeType::Scalar:
-      return node.Scalar();
-    case YAML::NodeType::Sequence: {
-      json list = json::array();
-      for (const auto& element : node) list.push_back(yaml_to_json(element, file, out));
-      return list;
-    }
-    case YAML::NodeType::Map: {
-      json object = json::object();
-      for (const auto& entry : node) {
-        if (!entry.first.IsScalar()) {
-          out.push_back({"", position(file, entry.first.Mark()) + ": mapping keys must be names"});
-          continue;
-        }
-        object[entry.first.Scalar()] = yaml_to_json(entry.second, file, out);
-      }
-      return object;
-    }
-    case YAML::NodeType::Null:
-    case YAML::NodeType::Undefined:
-      break;
-  }
-  return nullptr;
-}
-
-std::optional<json> read_yaml_file(const std::filesystem::path& path, problems& out) {
-  const std::string file = path.string();
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) {
-    out.push_back({"", file + ": cannot read config file: is a directory"});
-    return std::nullopt;
-  }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    out.push_back({"", file + ": cannot read config file: " + std::strerror(errno)});
-    return std::nullopt;
-  }
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) {
-    out.push_back({"", file + ": cannot read config file: read error"});
-    return std::nullopt;
-  }
-  try {
-    const YAML::Node root = YAML::Load(text.str());
-    if (!root.IsNull() && !root.IsMap()) {
-      out.push_back({"", file + ": must be a mapping of sections (node:, executor:, ...)"});
-      return std::nullopt;
-    }
-    return yaml_to_json(root, file, out);
-  } catch (const YAML::Exception& e) {
-    out.push_back({"", position(file, e.mark) + ": YAML syntax error: " + e.msg});
-    return std::nullopt;
-  }
-}
 
 std::pair<std::string_view, std::string_view> split_once(std::string_view text, char separator) {
   const auto at = text.find(separator);
@@ -135,7 +68,9 @@ loaded load(const sources& from) {
   problems& errors = result.errors;
 
   if (from.file) {
-    if (auto doc = read_yaml_file(*from.file, errors)) detail::decode(*doc, result.value, errors);
+    if (auto doc =
+            read_yaml_file(*from.file, "config file", "sections (node:, executor:, ...)", errors))
+      detail::decode(*doc, result.value, errors);
   }
 
   // Field path -> variable that set it last, so a range problem found at the end can still say

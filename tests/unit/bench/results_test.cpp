@@ -15,6 +15,8 @@ run_result sample() {
   r.errors = 1;
   r.deadline_met_ratio = 0.6;
   r.throughput_rps = 3.5;
+  r.goodput_rps = 3;
+  r.duration_seconds = 2;
   r.latency_ms = {7, 21.5, 20, 40, 41, 41};
   return r;
 }
@@ -51,8 +53,8 @@ TEST(Results, CsvQuotesWhatNeedsItAndKeepsNumbersExact) {
   const auto newline = csv.find('\n');
   EXPECT_EQ(csv.substr(0, csv.find(',')), "policy");
   EXPECT_EQ(csv.substr(newline + 1),
-            "\"PowerOfNScheduler [\"\"2\"\",\"\"2\"\",\"\"false\"\",\"\"1\"\"]\",,sleep,10,7,2,1,"
-            "0.6,0,3.5,20,40,41,21.5,0,0,0,0,0\n");
+            "\"PowerOfNScheduler [\"\"2\"\",\"\"2\"\",\"\"false\"\",\"\"1\"\"]\",,sleep,0,10,7,2,1,"
+            "0.6,0,3.5,3,2,20,40,41,21.5,0,0,0,0,0\n");
 }
 
 }  // namespace
