@@ -1,5 +1,7 @@
 #include "bench/results.hpp"
 
+#include <algorithm>
+
 #include "config/numbers.hpp"
 
 namespace p2pfaas::bench {
@@ -41,6 +43,35 @@ json report_json(const std::vector<run_result>& runs, const json& scenario) {
                     {"composite_score", r.composite_score}});
   }
   return {{"runs", std::move(list)}, {"scenario", scenario}};
+}
+
+void score_runs(std::vector<run_result>& runs) {
+  for (auto& run : runs) {
+    double best_p95 = 0, best_cost = 0;
+    bool any_cost = false;
+    for (const auto& other : runs) {
+      if (other.workload != run.workload || other.profile.empty() != run.profile.empty()) continue;
+      if (other.latency_ms.p95 > 0 && (best_p95 == 0 || other.latency_ms.p95 < best_p95)) {
+        best_p95 = other.latency_ms.p95;
+      }
+      if (other.cost > 0) {
+        best_cost = any_cost ? std::min(best_cost, other.cost) : other.cost;
+        any_cost = true;
+      }
+    }
+    double sum = 0, weights = 0;
+    sum += 0.5 * (run.latency_ms.p95 > 0 ? best_p95 / run.latency_ms.p95 : 1);
+    weights += 0.5;
+    if (!run.profile.empty() && any_cost) {
+      sum += 0.25 * (run.cost > 0 ? best_cost / run.cost : 1);
+      weights += 0.25;
+    }
+    if (!run.profile.empty()) {
+      sum += 0.25 * run.security_score / 10;
+      weights += 0.25;
+    }
+    run.composite_score = 100 * run.deadline_met_ratio * sum / weights;
+  }
 }
 
 std::string csv_field(const std::string& text) {

@@ -42,6 +42,15 @@ nlohmann::json report_json(const std::vector<run_result>& runs, const nlohmann::
 // RFC 4180 quoting where a field needs it.
 std::string metrics_csv(const std::vector<run_result>& runs);
 
+// Fills in composite_score, 0..100, comparing runs of the same workload with each other
+// (profile runs apart from policy runs):
+//   composite = 100 * deadline_met_ratio * (0.5 L + 0.25 C + 0.25 S) / (sum of the weights used)
+// L = the lowest p95 latency of the group / this run's p95 (1 when it has none);
+// C = the lowest cost of the group / this run's cost, only when the group has a cost model;
+// S = security_score / 10, only for profile runs. A term without data is left out and the
+// weights of the others renormalised, so policy runs score on deadline-met and latency alone.
+void score_runs(std::vector<run_result>& runs);
+
 // One CSV field, quoted when it holds a comma, a quote or a line break.
 std::string csv_field(const std::string& text);
 

@@ -107,7 +107,8 @@ struct scenario {
   std::uint64_t seed = 1;  // arrivals and workload choice; repetition r uses seed + r
   std::vector<policy_spec> policies;
   // Profiles to compare, read from the files listed under `profiles:` (paths relative to the
-  // scenario file). With profiles and no policies, every profile runs with `profile_policy`.
+  // scenario file). Policies run on the cluster above; each profile runs once, on its own
+  // nodes, with `profile_policy`.
   std::vector<profile_spec> profiles;
   policy_spec profile_policy = {"NoScheduler", {"false"}};
   std::filesystem::path file;
@@ -119,11 +120,32 @@ struct scenario_result {
 };
 
 // Reads and validates a scenario and the profile and trace files it names. Every problem is
-// reported, each naming its field.
+// reported, each naming its field ("load.rates[2]: must be >= 0 (got -1)"); a YAML syntax error
+// names file:line:col. The rules:
+// - cluster: nodes 1..64, slots 1..4096, queue 0..1000000, seed >= 1 (0 would give node 0 a
+//   random seed); key "generate", "none" or an existing file (made absolute); settings are
+//   dotted keys checked against p2pfaasd's config (nested mappings are flattened), except the
+//   keys the bench sets itself (node.listen, executor.slots: use cluster.slots, ...).
+// - workloads: at least one; function [A-Za-z0-9_-]+; names [A-Za-z0-9_.-]+ and unique; weight
+//   in (0, 1e6]; deadline_seconds 0..3600; parameter values scalars.
+// - load: rates 1 value or exactly cluster.nodes values, each 0..1e6, not all 0; arrivals: trace
+//   needs `trace` (read here with parse_rate_trace; errors under load.trace), and `trace` is only
+//   allowed with it; closed_loop_clients 0..1000 (with > 0, rates/arrivals/trace must be left
+//   out); requests 0..1e8; timeout_seconds in (0, 3600].
+// - duration_seconds in (0, 3600], warmup_seconds 0..3600, repetitions 1..100.
+// - at least one policy or profile; policy names non-empty (p2pfaasd checks names and
+//   parameters when each policy is applied), CentralJSQ with no parameters, no policy twice;
+//   profile_policy only with profiles; profiles unique by name; with profiles, cluster.settings
+//   may not set the executor knobs a profile sets.
+// rates are counted against cluster.nodes: with --targets, cluster.nodes should be the number of
+// targets.
 scenario_result read_scenario(const std::filesystem::path& file);
 
 // Reads one profile file on its own (also used by read_scenario). Paths in errors are prefixed
-// with `path_prefix` ("profiles[2]").
+// with `path_prefix` ("profiles[2]"). Knob ranges are p2pfaasd's (executor.*), replicas 1..64,
+// prices 0..1 USD, security_score 0..10; name defaults to the file's stem. Every number set in
+// the file needs a `sources` entry, `sources` may only name numbers the file sets, and
+// `emulated` may only list knobs the file sets.
 std::optional<profile_spec> read_profile(const std::filesystem::path& file,
                                          const std::string& path_prefix, config::problems& errors);
 
