@@ -122,6 +122,25 @@ asio::awaitable<void> post_json(const endpoint& node, const std::string& target,
   }
 }
 
+asio::awaitable<json> get_json(const endpoint& node, const std::string& target,
+                               const std::string& token) {
+  const auto answer =
+      co_await fetch(node, http::verb::get, target, "", token, std::chrono::milliseconds(5000));
+  if (answer.error) {
+    throw std::runtime_error("GET " + target + " on " + node.text() + ": " +
+                             answer.error.message());
+  }
+  if (answer.response.result() != http::status::ok) {
+    throw std::runtime_error("GET " + target + " on " + node.text() + ": " +
+                             std::to_string(answer.response.result_int()) + " " +
+                             answer.response.body());
+  }
+  auto doc = json::parse(answer.response.body(), nullptr, false);
+  if (!doc.is_object())
+    throw std::runtime_error("GET " + target + " on " + node.text() + ": not a JSON object");
+  co_return doc;
+}
+
 asio::awaitable<std::string> node_id(const endpoint& node) {
   const auto answer =
       co_await fetch(node, http::verb::get, "/nodes", "", "", std::chrono::milliseconds(2000));
@@ -227,6 +246,13 @@ json scheduler_json(const policy_spec& policy) {
   return {{"name", policy.name}, {"parameters", policy.parameters}};
 }
 
+// What gives a node its executor and scheduler settings back, from its GET /configuration.
+std::pair<json, json> restore_patches(const json& saved) {
+  const json& scheduler = saved.at("scheduler");
+  return {{{"executor", saved.at("executor")}},
+          {{"name", scheduler.at("name")}, {"parameters", scheduler.at("parameters")}}};
+}
+
 double median(std::vector<double> values) {
   if (values.empty()) return 0;
   std::sort(values.begin(), values.end());
@@ -316,8 +342,20 @@ asio::awaitable<void> experiment::run() {
   } else if (options_.targets.empty() && scenario_.cluster.key != "none") {
     key_file_ = scenario_.cluster.key;
   }
+  // Nodes the bench did not launch keep their own executor settings for policy runs, and get
+  // their scheduler and executor settings back at the end.
+  for (const auto& node : options_.targets) {
+    json config = co_await get_json(node, "/configuration", options_.admin_token);
+    saved_targets_.push_back(std::move(config));
+  }
   const auto plans = plan_runs(scenario_);
   for (std::size_t i = 0; i < plans.size(); ++i) co_await run_one(plans[i], i, plans.size());
+  for (std::size_t i = 0; i < options_.targets.size(); ++i) {
+    const auto [executor, scheduler] = restore_patches(saved_targets_[i]);
+    co_await post_json(options_.targets[i], "/configuration", executor, options_.admin_token);
+    co_await post_json(options_.targets[i], "/configuration/scheduler", scheduler,
+                       options_.admin_token);
+  }
   score_runs(results_);
 }
 
@@ -354,9 +392,11 @@ asio::awaitable<void> experiment::run_one(const run_plan& plan, std::size_t inde
     }
     nodes.assign(options_.targets.begin(),
                  options_.targets.begin() + static_cast<std::ptrdiff_t>(count));
-    const json executor_patch = executor_json(knobs);
-    for (const auto& node : nodes)
-      co_await post_json(node, "/configuration", executor_patch, options_.admin_token);
+    for (std::size_t i = 0; i < nodes.size(); ++i) {
+      const json executor_patch =
+          plan.profile ? executor_json(knobs) : restore_patches(saved_targets_[i]).first;
+      co_await post_json(nodes[i], "/configuration", executor_patch, options_.admin_token);
+    }
   }
 
   // The policy on every node.

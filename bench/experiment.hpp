@@ -68,6 +68,7 @@ class experiment {
   experiment_options options_;
   std::filesystem::path key_file_;
   std::unique_ptr<local_cluster> cluster_;
+  std::vector<nlohmann::json> saved_targets_;  // each --targets node's GET /configuration
   std::vector<run_result> results_;
   std::vector<run_details> details_;
 };

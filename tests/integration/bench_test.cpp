@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -12,6 +13,7 @@
 #include <thread>
 
 #include "tests/support/daemon_process.hpp"
+#include "tests/support/http_client.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace p2pfaas::testing {
@@ -109,6 +111,58 @@ TEST(Bench, ScenarioErrorsNameTheFieldAndLaunchNothing) {
   EXPECT_NE(run.output.find("workloads[0].weight"), std::string::npos) << run.output;
   EXPECT_NE(run.output.find("load.rates[1]"), std::string::npos) << run.output;
   EXPECT_FALSE(std::filesystem::exists(dir / "out"));
+}
+
+// --targets: the bench drives nodes it did not start, with an admin token, and gives them their
+// scheduler and executor settings back at the end.
+TEST(Bench, TargetsAreDrivenAndTheirSettingsRestored) {
+  temp_dir dir;
+  const auto key = dir.write("cluster.key", std::string(test_cluster_key) + "\n");
+  ::chmod(key.c_str(), 0600);
+  const auto token = dir.write("admin.token", "bench-test-token\n");
+  const std::vector<std::string> common = {"--cluster-key-file", key.string(), "--admin-token-file",
+                                           token.string(),       "--slots",    "3"};
+  daemon_process a(common, "a");
+  auto with_join = common;
+  with_join.insert(with_join.end(), {"--join", "127.0.0.1:" + std::to_string(a.port())});
+  daemon_process b(with_join, "b");
+  const header_list auth = {{"Authorization", "Bearer bench-test-token"}};
+  ASSERT_TRUE(eventually(
+      [&] { return http_get(a.port(), "/list").body.find("\"b\"") != std::string::npos; }));
+  const std::string before = http_get(a.port(), "/configuration/scheduler", auth).body;
+
+  const auto scenario = dir.write(
+      "targets.yaml",
+      "cluster:\n  nodes: 2\nworkloads:\n  - function: sleep\n    parameters:\n"
+      "      ms: 2\nload:\n  rates: [20, 5]\nduration_seconds: 1\nwarmup_seconds: 0\n"
+      "policies:\n  - name: CentralJSQ\n  - name: ForwardScheduler\n    parameters: [\"1\"]\n"
+      "profiles: [" +
+          source_path("bench/profiles/unikernel.yaml").string() + "]\n");
+  const auto targets =
+      "http://127.0.0.1:" + std::to_string(a.port()) + ",127.0.0.1:" + std::to_string(b.port());
+  const auto run =
+      run_command(bench_command({scenario.string(), "--out", (dir / "out").string(), "--targets",
+                                 targets, "--admin-token-file", token.string()}),
+                  60s);
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  const auto report = nlohmann::json::parse(read_file(dir / "out" / "report.json"));
+  ASSERT_EQ(report["runs"].size(), 3u);
+  EXPECT_GT(report["runs"][1]["forwarded_ratio"].get<double>(), 0.5) << report["runs"][1].dump();
+  for (const auto& r : report["runs"]) EXPECT_GT(r["ok"].get<std::size_t>(), 0u) << r.dump();
+
+  EXPECT_EQ(http_get(a.port(), "/configuration/scheduler", auth).body, before);
+  const auto config = nlohmann::json::parse(http_get(b.port(), "/configuration", auth).body);
+  EXPECT_EQ(config["executor"]["slots"], 3) << "the unikernel profile's 1 slot was undone";
+  EXPECT_EQ(config["scheduler"]["name"], "NoScheduler");
+
+  // A wrong token: the bench says which node refused what, and stops.
+  const auto wrong = dir.write("wrong.token", "nope\n");
+  const auto refused =
+      run_command(bench_command({scenario.string(), "--out", (dir / "out2").string(), "--targets",
+                                 targets, "--admin-token-file", wrong.string()}),
+                  60s);
+  EXPECT_EQ(refused.exit_code, 1) << refused.output;
+  EXPECT_NE(refused.output.find("401"), std::string::npos) << refused.output;
 }
 
 // The pids of a process's children, from /proc.
