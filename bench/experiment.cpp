@@ -378,7 +378,9 @@ asio::awaitable<void> experiment::run_one(const run_plan& plan, std::size_t inde
     for (int i = 0; i < launch.nodes; ++i) {
       launch.settings[i] = launch_settings(scenario_, knobs, i);
     }
-    options_.progress(title + ": starting " + std::to_string(launch.nodes) + " nodes", false);
+    options_.progress(title + ": starting " + std::to_string(launch.nodes) +
+                          (launch.nodes == 1 ? " node" : " nodes"),
+                      false);
     cluster_ = std::make_unique<local_cluster>(std::move(launch));
     co_await cluster_->start(std::chrono::milliseconds(15000));
     nodes = cluster_->endpoints();
@@ -417,8 +419,8 @@ asio::awaitable<void> experiment::run_one(const run_plan& plan, std::size_t inde
     load.workloads.push_back({function_target(workload), workload.deadline_seconds});
   load_driver driver(load);
 
-  // Sampling while the load runs: each node's load every 250 ms of the measured window, and the
-  // nodes' CPU time and memory at its start.
+  // Sampling while the load runs, every 250 ms: the progress line; from the end of the warm-up,
+  // each node's load, and the nodes' CPU time and memory once at its start.
   run_details detail;
   detail.nodes = ids;
   detail.load_interval_seconds = load_interval_seconds;
@@ -433,25 +435,26 @@ asio::awaitable<void> experiment::run_one(const run_plan& plan, std::size_t inde
       [&]() -> asio::awaitable<void> {
         asio::steady_timer timer(executor);
         const auto begin = steady_clock::now();
-        auto next = begin + std::chrono::duration_cast<steady_clock::duration>(
-                                std::chrono::duration<double>(warmup));
-        timer.expires_at(next);
-        co_await timer.async_wait(asio::use_awaitable);
-        usage_before = co_await read_usage(nodes);
+        auto next = begin;
+        bool measuring = false;
         double last_progress = -1;
         while (!load_done) {
-          for (std::size_t i = 0; i < nodes.size(); ++i) {
+          const double elapsed = std::chrono::duration<double>(steady_clock::now() - begin).count();
+          if (!measuring && elapsed >= warmup) {
+            measuring = true;
+            usage_before = co_await read_usage(nodes);
+          }
+          for (std::size_t i = 0; measuring && i < nodes.size(); ++i) {
             const double load = co_await read_load(nodes[i]);
             detail.node_load[i].push_back(load);
           }
-          const double elapsed = std::chrono::duration<double>(steady_clock::now() - begin).count();
           if (elapsed - last_progress >= 0.5) {
             last_progress = elapsed;
             std::ostringstream line;
             line.precision(1);
-            line << std::fixed << title << ": " << elapsed << "/" << planned_seconds << " s, "
-                 << driver.sent() << " sent, " << driver.sent() - driver.answered()
-                 << " outstanding";
+            line << std::fixed << title << ": " << elapsed << "/" << planned_seconds << " s"
+                 << (measuring ? "" : " (warm-up)") << ", " << driver.sent() << " sent, "
+                 << driver.sent() - driver.answered() << " outstanding";
             options_.progress(line.str(), false);
           }
           next += std::chrono::duration_cast<steady_clock::duration>(
