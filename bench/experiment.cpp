@@ -502,18 +502,26 @@ asio::awaitable<void> experiment::run_one(const run_plan& plan, std::size_t inde
     if (call.at < warmup) continue;
     ++result.requests;
     last_answer = std::max(last_answer, call.at + call.latency_ms / 1000);
+    const double deadline = scenario_.workloads[call.workload].deadline_seconds;
+    const bool deadline_met =
+        call.status == 200 && (deadline <= 0 || call.latency_ms <= deadline * 1000);
     if (call.status == 200) {
       ++result.ok;
       latencies.push_back(call.latency_ms);
       execution_seconds += call.execution_seconds;
-      const double deadline = scenario_.workloads[call.workload].deadline_seconds;
-      if (deadline <= 0 || call.latency_ms <= deadline * 1000) ++met;
+      if (deadline_met) ++met;
     } else if (call.status == 429 || call.status == 503) {
       ++result.rejected;
     } else {
       ++result.errors;
     }
     if (!call.executed_on.empty() && call.executed_on != ids[call.target]) ++forwarded;
+    calls_csv_ += std::to_string(results_.size()) + ',' +
+                  csv_field(scenario_.workloads[call.workload].name) + ',' +
+                  config::shortest_text(call.at - warmup) + ',' + csv_field(ids[call.target]) +
+                  ',' + std::to_string(call.status) + ',' + config::shortest_text(call.latency_ms) +
+                  ',' + csv_field(call.executed_on) + ',' + std::to_string(call.hops) + ',' +
+                  (deadline_met ? "1" : "0") + ',' + csv_field(call.error) + '\n';
   }
   const double n = static_cast<double>(std::max<std::size_t>(result.requests, 1));
   result.duration_seconds = std::max(last_answer - warmup, 1e-3);
@@ -559,8 +567,10 @@ asio::awaitable<void> experiment::run_one(const run_plan& plan, std::size_t inde
 }
 
 void write_outputs(const std::filesystem::path& dir, const std::vector<run_result>& runs,
-                   const std::vector<run_details>& details, const json& scenario) {
+                   const std::vector<run_details>& details, const json& scenario,
+                   const std::string& calls_csv) {
   std::filesystem::create_directories(dir);
+  config::write_file_atomically(dir / "calls.csv", calls_csv);
   config::write_file_atomically(dir / "metrics.csv", metrics_csv(runs));
   config::write_file_atomically(dir / "report.json", report_json(runs, scenario).dump(2) + "\n");
   config::write_file_atomically(dir / "dashboard.html", dashboard_html(runs, details, scenario));

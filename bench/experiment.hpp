@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "bench/dashboard.hpp"
@@ -48,6 +49,13 @@ std::vector<planned_call> plan_calls(const scenario& value, const std::vector<do
                                      const std::vector<std::size_t>& workloads, int repetition,
                                      std::size_t max_measured);
 
+// calls.csv's columns: the run (its index in report.json's runs), the workload, the call's
+// scheduled send time in seconds from the end of the warm-up, the node it was sent to, the HTTP
+// status (0: no answer), latency from the scheduled time, the node that ran it, its hops, whether
+// it met its deadline, and why there was no answer.
+inline constexpr std::string_view calls_csv_header =
+    "run,workload,at_seconds,node,status,latency_ms,executed_on,hops,deadline_met,error\n";
+
 // Runs a scenario: for each run, launches (or reuses) the nodes, applies the profile and the
 // policy, sends the load, reads the nodes' /metrics and /monitoring/load, and summarises.
 class experiment {
@@ -60,6 +68,8 @@ class experiment {
 
   const std::vector<run_result>& results() const { return results_; }
   const std::vector<run_details>& details() const { return details_; }
+  // calls.csv: every measured call of every run, a line each.
+  std::string calls_csv() const { return std::string(calls_csv_header) + calls_csv_; }
 
  private:
   boost::asio::awaitable<void> run_one(const run_plan& plan, std::size_t index, std::size_t total);
@@ -71,11 +81,13 @@ class experiment {
   std::vector<nlohmann::json> saved_targets_;  // each --targets node's GET /configuration
   std::vector<run_result> results_;
   std::vector<run_details> details_;
+  std::string calls_csv_;
 };
 
-// Writes metrics.csv, report.json and dashboard.html into `dir` (made if missing).
+// Writes metrics.csv, report.json, dashboard.html and calls.csv into `dir` (made if missing).
 void write_outputs(const std::filesystem::path& dir, const std::vector<run_result>& runs,
-                   const std::vector<run_details>& details, const nlohmann::json& scenario);
+                   const std::vector<run_details>& details, const nlohmann::json& scenario,
+                   const std::string& calls_csv);
 
 // The summary table printed at the end: the median over repetitions of each run's main figures.
 std::string summary_table(const std::vector<run_result>& runs);

@@ -117,12 +117,13 @@ int experiment_command(const std::filesystem::path& scenario_file,
     return status;
   }
   const auto scenario = bench::scenario_json(*read.value);
-  bench::write_outputs(out_dir, run.results(), run.details(), scenario);
+  bench::write_outputs(out_dir, run.results(), run.details(), scenario, run.calls_csv());
   std::error_code ec;
   std::filesystem::remove_all(options.work_dir, ec);
   std::cout << bench::summary_table(run.results()) << '\n'
             << "wrote " << (out_dir / "metrics.csv").string() << ", "
-            << (out_dir / "report.json").string() << '\n'
+            << (out_dir / "report.json").string() << ", " << (out_dir / "calls.csv").string()
+            << '\n'
             << "dashboard: " << std::filesystem::absolute(out_dir / "dashboard.html").string()
             << '\n';
   return 0;

@@ -90,6 +90,16 @@ TEST(Bench, SmokeScenarioWritesReportCsvAndDashboard) {
             report["runs"].size() + 1)
       << csv;
 
+  // calls.csv: every measured call, each with its run.
+  const std::string calls = read_file(out / "calls.csv");
+  EXPECT_TRUE(calls.starts_with(
+      "run,workload,at_seconds,node,status,latency_ms,executed_on,hops,deadline_met,error\n"))
+      << calls.substr(0, 200);
+  std::size_t total_requests = 0;
+  for (const auto& r : report["runs"]) total_requests += r["requests"].get<std::size_t>();
+  EXPECT_EQ(static_cast<std::size_t>(std::count(calls.begin(), calls.end(), '\n')),
+            total_requests + 1);
+
   // The dashboard renders offline in headless Chromium (skipped when it is not installed).
   const auto dashboard = out / "dashboard.html";
   ASSERT_TRUE(std::filesystem::exists(dashboard));
