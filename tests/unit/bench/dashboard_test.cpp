@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 
 #include <cctype>
-#include <cstdlib>
 #include <fstream>
 #include <iterator>
 #include <regex>
@@ -201,19 +200,6 @@ TEST(Dashboard, SameInputsSameBytes) {
   sample u = full_sample();
   u.runs[0].ok -= 1;
   EXPECT_NE(first, dashboard_html(u.runs, u.details, u.scenario));
-}
-
-// Writes the sample's page to $P2PFAAS_DASHBOARD_OUT, for tests/dashboard/render_check.py:
-//   P2PFAAS_DASHBOARD_OUT=/tmp/d.html bench_tests --gtest_filter=Dashboard.WriteSample
-//   tests/dashboard/render_check.py /tmp/d.html
-TEST(Dashboard, WriteSample) {
-  const char* out = std::getenv("P2PFAAS_DASHBOARD_OUT");
-  if (out == nullptr || *out == '\0') GTEST_SKIP() << "P2PFAAS_DASHBOARD_OUT not set";
-  const sample s = full_sample();
-  std::ofstream file(out, std::ios::binary | std::ios::trunc);
-  file << dashboard_html(s.runs, s.details, s.scenario);
-  file.close();
-  ASSERT_TRUE(file) << "cannot write " << out;
 }
 
 }  // namespace
