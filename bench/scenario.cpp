@@ -389,6 +389,13 @@ void read_settings(const json& value, const std::string& path,
       out.push_back({join_path(path, key), std::string((*managed)[1])});
       continue;
     }
+    if (key == "log.level" && (text == "warn" || text == "error")) {
+      out.push_back({join_path(path, key),
+                     "must be trace, debug or info (got \"" + text +
+                         "\"): the bench reads each node's port from its \"listening on\" line, "
+                         "logged at info"});
+      continue;
+    }
     checked.emplace_back(key, text);
   }
   // The daemon's own decoding and validation, over its defaults: unknown keys and bad values are

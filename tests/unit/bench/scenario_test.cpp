@@ -89,7 +89,7 @@ cluster:
   key: cluster.key
   seed: 42
   settings:
-    log.level: warn
+    log.level: debug
     executor:
       timeout_seconds: 5
 workloads:
@@ -134,7 +134,7 @@ profile_policy:
   EXPECT_EQ(s.cluster.key, (dir / "cluster.key").string());
   EXPECT_EQ(s.cluster.seed, 42U);
   const std::map<std::string, std::string> settings = {{"executor.timeout_seconds", "5"},
-                                                       {"log.level", "warn"}};
+                                                       {"log.level", "debug"}};
   EXPECT_EQ(s.cluster.settings, settings);
   ASSERT_EQ(s.workloads.size(), 2U);
   EXPECT_EQ(s.workloads[0].name, "short");
@@ -240,6 +240,11 @@ TEST(Scenario, EachBadFieldNamesItsPathAndRule) {
       {"cluster: {settings: {executor.slots: 4}}",
        "cluster.settings.executor.slots: set by the bench: use cluster.slots"},
       {"cluster: {settings: {log.levle: warn}}", "cluster.settings.log.levle: unknown key"},
+      // The bench finds each node's port in its info log line (a node logging only warnings
+      // could never be found: the first version waited 15 s and gave up).
+      {"cluster: {settings: {log.level: warn}}",
+       "cluster.settings.log.level: must be trace, debug or info (got \"warn\"): the bench reads "
+       "each node's port from its \"listening on\" line, logged at info"},
       {"cluster: {settings: {executor.timeout_seconds: -1}}",
        "cluster.settings.executor.timeout_seconds: must be > 0 (got -1)"},
       {"cluster: 3", "cluster: must be an object (got \"3\")"},
