@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 #include "bench/experiment.hpp"
@@ -27,8 +28,10 @@ std::filesystem::path sibling_daemon() {
   return ec ? std::filesystem::path("p2pfaasd") : self.parent_path() / "p2pfaasd";
 }
 
-std::string read_token(const std::filesystem::path& file) {
+// The first line of the file; nullopt when it cannot be read.
+std::optional<std::string> read_token(const std::filesystem::path& file) {
   std::ifstream in(file);
+  if (!in) return std::nullopt;
   std::string token;
   std::getline(in, token);
   while (!token.empty() && (token.back() == '\r' || token.back() == ' ')) token.pop_back();
@@ -56,7 +59,12 @@ int experiment_command(const std::filesystem::path& scenario_file,
     options.targets.push_back(*parsed);
   }
   if (!token_file.empty()) {
-    options.admin_token = read_token(token_file);
+    const auto token = read_token(token_file);
+    if (!token) {
+      std::cerr << "--admin-token-file: cannot read " << token_file.string() << '\n';
+      return 2;
+    }
+    options.admin_token = *token;
     if (options.admin_token.empty()) {
       std::cerr << "--admin-token-file: " << token_file.string() << " holds no token\n";
       return 2;
@@ -111,14 +119,20 @@ int experiment_command(const std::filesystem::path& scenario_file,
   });
   io.run();
   run.stop_cluster();  // whatever happened, no node is left running
-  if (status != 0) {
+  std::error_code ec;
+  if (status == 1 && options.targets.empty()) {  // the nodes' logs may say why
     std::cerr << (terminal ? "\n" : "") << "p2pfaas-bench: " << failure
-              << "; nodes stopped; logs in " << options.work_dir.string() << '\n';
+              << "; nodes stopped; their logs are in " << options.work_dir.string() << '\n';
+    return status;
+  }
+  if (status != 0) {
+    std::filesystem::remove_all(options.work_dir, ec);
+    std::cerr << (terminal ? "\n" : "") << "p2pfaas-bench: " << failure
+              << (options.targets.empty() ? "; nodes stopped\n" : "\n");
     return status;
   }
   const auto scenario = bench::scenario_json(*read.value);
   bench::write_outputs(out_dir, run.results(), run.details(), scenario, run.calls_csv());
-  std::error_code ec;
   std::filesystem::remove_all(options.work_dir, ec);
   std::cout << bench::summary_table(run.results()) << '\n'
             << "wrote " << (out_dir / "metrics.csv").string() << ", "
