@@ -1,6 +1,7 @@
 #include "bench/local_cluster.hpp"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -62,17 +63,32 @@ pid_t local_cluster::spawn(int index, const std::vector<std::string>& extra) {
   const int log = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (log < 0) throw std::runtime_error("cannot create " + log_path);
   const pid_t parent = ::getpid();
+  // Until exec, the child would run the bench's own signal handlers (Asio's, which only tell the
+  // bench's event loop): a SIGTERM sent to a node in that window would be lost and the node live
+  // on. So SIGINT and SIGTERM stay blocked across fork, and the child restores their default
+  // action before unblocking them; one that came meanwhile then ends it.
+  sigset_t stop_signals, previous;
+  ::sigemptyset(&stop_signals);
+  ::sigaddset(&stop_signals, SIGINT);
+  ::sigaddset(&stop_signals, SIGTERM);
+  ::pthread_sigmask(SIG_BLOCK, &stop_signals, &previous);
   const pid_t pid = ::fork();
   if (pid == 0) {
     // Only async-signal-safe calls from here to exec.
+    struct sigaction default_action {};
+    default_action.sa_handler = SIG_DFL;
+    ::sigaction(SIGINT, &default_action, nullptr);
+    ::sigaction(SIGTERM, &default_action, nullptr);
     ::setpgid(0, 0);
     ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+    ::sigprocmask(SIG_SETMASK, &previous, nullptr);
     if (::getppid() != parent) ::_exit(127);  // the bench died before prctl
     ::dup2(log, STDOUT_FILENO);
     ::dup2(log, STDERR_FILENO);
     ::execv(argv[0], argv.data());
     ::_exit(127);
   }
+  ::pthread_sigmask(SIG_SETMASK, &previous, nullptr);
   ::close(log);
   if (pid < 0)
     throw std::runtime_error("cannot start " + options_.binary.string() + ": fork failed");
