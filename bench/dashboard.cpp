@@ -238,8 +238,10 @@ constexpr std::string_view page_script = R"page(</script>
     var facts = [runs.length + (runs.length === 1 ? " run" : " runs")];
     if (isNumber(scenario.repetitions) && scenario.repetitions > 1)
       facts.push(scenario.repetitions + " repetitions each (charts show medians)");
-    if (isNumber(scenario.duration_seconds))
-      facts.push(scenario.duration_seconds + " s measured per run");
+    var perRun = scenario.load && isNumber(scenario.load.requests) && scenario.load.requests > 0
+        ? scenario.load.requests + " calls (at most " + scenario.duration_seconds + " s)"
+        : scenario.duration_seconds + " s";
+    if (isNumber(scenario.duration_seconds)) facts.push(perRun + " measured per run");
     document.getElementById("summary").textContent = facts.join(" \u00b7 ");
     document.getElementById("scenario").textContent = JSON.stringify(scenario, null, 2);
 
