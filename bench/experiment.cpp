@@ -108,48 +108,40 @@ asio::awaitable<double> read_load(const endpoint& node) {
   co_return (running + queued) / slots;
 }
 
-asio::awaitable<void> post_json(const endpoint& node, const std::string& target, const json& body,
-                                const std::string& token) {
-  const auto answer = co_await fetch(node, http::verb::post, target, body.dump(), token,
-                                     std::chrono::milliseconds(5000));
+// The body of a control call answered 200; anything else throws, naming the call and the node.
+asio::awaitable<std::string> call_for_ok(const endpoint& node, http::verb method,
+                                         const std::string& target, const std::string& body,
+                                         const std::string& token) {
+  const auto answer =
+      co_await fetch(node, method, target, body, token, std::chrono::milliseconds(5000));
+  const std::string call = std::string(http::to_string(method)) + " " + target;
   if (answer.error)
-    throw std::runtime_error("POST " + target + " on " + node.text() + ": " +
-                             answer.error.message());
+    throw std::runtime_error(call + " on " + node.text() + ": " + answer.error.message());
   if (answer.response.result() != http::status::ok) {
-    throw std::runtime_error("POST " + target + " " + body.dump() + " on " + node.text() + ": " +
+    throw std::runtime_error(call + (body.empty() ? "" : " " + body) + " on " + node.text() + ": " +
                              std::to_string(answer.response.result_int()) + " " +
                              answer.response.body());
   }
+  co_return answer.response.body();
+}
+
+asio::awaitable<void> post_json(const endpoint& node, const std::string& target, const json& body,
+                                const std::string& token) {
+  co_await call_for_ok(node, http::verb::post, target, body.dump(), token);
 }
 
 asio::awaitable<json> get_json(const endpoint& node, const std::string& target,
                                const std::string& token) {
-  const auto answer =
-      co_await fetch(node, http::verb::get, target, "", token, std::chrono::milliseconds(5000));
-  if (answer.error) {
-    throw std::runtime_error("GET " + target + " on " + node.text() + ": " +
-                             answer.error.message());
-  }
-  if (answer.response.result() != http::status::ok) {
-    throw std::runtime_error("GET " + target + " on " + node.text() + ": " +
-                             std::to_string(answer.response.result_int()) + " " +
-                             answer.response.body());
-  }
-  auto doc = json::parse(answer.response.body(), nullptr, false);
+  const std::string body = co_await call_for_ok(node, http::verb::get, target, "", token);
+  auto doc = json::parse(body, nullptr, false);
   if (!doc.is_object())
     throw std::runtime_error("GET " + target + " on " + node.text() + ": not a JSON object");
   co_return doc;
 }
 
 asio::awaitable<std::string> node_id(const endpoint& node) {
-  const auto answer =
-      co_await fetch(node, http::verb::get, "/nodes", "", "", std::chrono::milliseconds(2000));
-  if (answer.error || answer.response.result() != http::status::ok) {
-    throw std::runtime_error("GET /nodes on " + node.text() + " failed" +
-                             (answer.error ? ": " + answer.error.message() : ""));
-  }
-  const auto doc = json::parse(answer.response.body(), nullptr, false);
-  if (!doc.is_object() || !doc.contains("self") || !doc["self"].is_string()) {
+  const json doc = co_await get_json(node, "/nodes", "");
+  if (!doc.contains("self") || !doc["self"].is_string()) {
     throw std::runtime_error("GET /nodes on " + node.text() + ": no \"self\"");
   }
   co_return doc["self"].get<std::string>();

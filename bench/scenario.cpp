@@ -9,6 +9,7 @@
 #include <sstream>
 #include <string_view>
 #include <system_error>
+#include <type_traits>
 #include <utility>
 
 #include "config/detail/schema.hpp"
@@ -181,9 +182,9 @@ class object_fields {
     return text.has_value();
   }
 
-  // A whole number in [lo, hi].
-  template <class T>
-  bool integer(std::string_view name, T& field, std::int64_t lo, std::int64_t hi) {
+  // A whole number in [lo, hi], read as `Whole` (std::int64_t, or std::uint64_t for seeds).
+  template <class Whole, class T>
+  bool whole(std::string_view name, T& field, Whole lo, Whole hi) {
     const json* value = find(name);
     if (!value) return false;
     const std::string at = path(name);
@@ -192,9 +193,13 @@ class object_fields {
       return false;
     }
     const auto text = scalar_text(*value);
-    const auto number = text ? config::parse_whole<std::int64_t>(*text) : std::nullopt;
+    const auto number = text ? config::parse_whole<Whole>(*text) : std::nullopt;
     if (!number) {
-      out_.push_back({at, "must be an integer (got " + show(*value) + ")"});
+      std::string expected = "must be an integer";
+      // An unsigned field says its range: "-1" is refused as a number, before any range check.
+      if constexpr (std::is_unsigned_v<Whole>)
+        expected += " from " + std::to_string(lo) + " to " + std::to_string(hi);
+      out_.push_back({at, expected + " (got " + show(*value) + ")"});
       return false;
     }
     if (*number < lo) {
@@ -211,29 +216,13 @@ class object_fields {
     return true;
   }
 
+  template <class T>
+  bool integer(std::string_view name, T& field, std::int64_t lo, std::int64_t hi) {
+    return whole<std::int64_t>(name, field, lo, hi);
+  }
+
   bool unsigned64(std::string_view name, std::uint64_t& field, std::uint64_t lo) {
-    const json* value = find(name);
-    if (!value) return false;
-    const std::string at = path(name);
-    if (value->is_null()) {
-      out_.push_back({at, "missing value"});
-      return false;
-    }
-    const auto text = scalar_text(*value);
-    const auto number = text ? config::parse_whole<std::uint64_t>(*text) : std::nullopt;
-    if (!number) {
-      out_.push_back({at, "must be an integer from " + std::to_string(lo) + " to " +
-                              std::to_string(std::numeric_limits<std::uint64_t>::max()) + " (got " +
-                              show(*value) + ")"});
-      return false;
-    }
-    if (*number < lo) {
-      out_.push_back(
-          {at, "must be >= " + std::to_string(lo) + " (got " + std::to_string(*number) + ")"});
-      return false;
-    }
-    field = *number;
-    return true;
+    return whole<std::uint64_t>(name, field, lo, std::numeric_limits<std::uint64_t>::max());
   }
 
   bool number(std::string_view name, double& field, double lo, double hi,
