@@ -39,12 +39,18 @@ std::optional<endpoint> parse_endpoint(std::string_view text) {
 std::optional<tcp::endpoint> to_tcp(const endpoint& to) {
   boost::system::error_code ec;
   const auto address = asio::ip::make_address(to.host, ec);
-  if (!ec) return tcp::endpoint(address, to.port);
+  if (ec) return std::nullopt;
+  return tcp::endpoint(address, to.port);
+}
+
+std::optional<endpoint> resolve(const endpoint& to) {
+  if (to_tcp(to)) return to;
+  boost::system::error_code ec;
   asio::io_context io;
   tcp::resolver resolver(io);
   const auto found = resolver.resolve(to.host, std::to_string(to.port), ec);
   if (ec || found.empty()) return std::nullopt;
-  return found.begin()->endpoint();
+  return endpoint{found.begin()->endpoint().address().to_string(), to.port};
 }
 
 asio::awaitable<exchange_result> exchange(connection& conn,

@@ -49,7 +49,11 @@ boost::asio::awaitable<exchange_result> fetch(const endpoint& to, http::verb met
                                               const std::string& token,
                                               std::chrono::milliseconds timeout);
 
-// Resolves a numeric host (the bench talks to addresses, not names) or "localhost".
+// The address of a numeric host; nullopt for a name. The bench talks to addresses only: names
+// are resolved once, at start, with `resolve`, not on every call.
 std::optional<boost::asio::ip::tcp::endpoint> to_tcp(const endpoint& to);
+// `to` with its host name replaced by its first address (unchanged when already numeric);
+// nullopt when the name does not resolve. Blocks.
+std::optional<endpoint> resolve(const endpoint& to);
 
 }  // namespace p2pfaas::bench

@@ -40,7 +40,7 @@ load_driver::load_driver(load_options options)
       outstanding_(options_.nodes.size()) {
   for (const auto& node : options_.nodes) {
     const auto address = to_tcp(node);
-    if (!address) throw std::runtime_error("cannot resolve " + node.text());
+    if (!address) throw std::runtime_error("not an address: " + node.text());
     addresses_.push_back(*address);
   }
 }

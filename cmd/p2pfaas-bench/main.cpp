@@ -56,7 +56,12 @@ int experiment_command(const std::filesystem::path& scenario_file,
       std::cerr << "--targets: not a URL or host:port: " << text << '\n';
       return 2;
     }
-    options.targets.push_back(*parsed);
+    const auto resolved = bench::resolve(*parsed);
+    if (!resolved) {
+      std::cerr << "--targets: cannot resolve " << parsed->host << '\n';
+      return 2;
+    }
+    options.targets.push_back(*resolved);
   }
   if (!token_file.empty()) {
     const auto token = read_token(token_file);

@@ -137,6 +137,16 @@ TEST(Endpoints, UrlsAndHostPorts) {
   }
 }
 
+// Names are resolved once, at start: control and load calls then connect to addresses only.
+TEST(Endpoints, NamesResolveOnceToAnAddress) {
+  EXPECT_FALSE(to_tcp(endpoint{"localhost", 18080}).has_value());
+  const auto local = resolve(endpoint{"localhost", 18080});
+  ASSERT_TRUE(local.has_value());
+  EXPECT_TRUE(to_tcp(*local).has_value()) << local->host;
+  EXPECT_EQ(local->port, 18080);
+  EXPECT_EQ(resolve(endpoint{"10.0.0.2", 80})->text(), "10.0.0.2:80");
+}
+
 TEST(SummaryTable, MediansOverRepetitions) {
   std::vector<run_result> runs(3);
   for (int i = 0; i < 3; ++i) {
