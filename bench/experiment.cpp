@@ -562,10 +562,14 @@ void write_outputs(const std::filesystem::path& dir, const std::vector<run_resul
                    const std::vector<run_details>& details, const json& scenario,
                    const std::string& calls_csv) {
   std::filesystem::create_directories(dir);
-  config::write_file_atomically(dir / "calls.csv", calls_csv);
-  config::write_file_atomically(dir / "metrics.csv", metrics_csv(runs));
-  config::write_file_atomically(dir / "report.json", report_json(runs, scenario).dump(2) + "\n");
-  config::write_file_atomically(dir / "dashboard.html", dashboard_html(runs, details, scenario));
+  const auto write = [&](const char* name, const std::string& content) {
+    if (const auto error = config::write_file_atomically(dir / name, content); !error.empty())
+      throw std::runtime_error(error);
+  };
+  write("calls.csv", calls_csv);
+  write("metrics.csv", metrics_csv(runs));
+  write("report.json", report_json(runs, scenario).dump(2) + "\n");
+  write("dashboard.html", dashboard_html(runs, details, scenario));
 }
 
 std::string summary_table(const std::vector<run_result>& runs) {

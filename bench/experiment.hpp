@@ -84,7 +84,8 @@ class experiment {
   std::string calls_csv_;
 };
 
-// Writes metrics.csv, report.json, dashboard.html and calls.csv into `dir` (made if missing).
+// Writes metrics.csv, report.json, dashboard.html and calls.csv into `dir` (made if missing);
+// throws, naming the file, if one cannot be written.
 void write_outputs(const std::filesystem::path& dir, const std::vector<run_result>& runs,
                    const std::vector<run_details>& details, const nlohmann::json& scenario,
                    const std::string& calls_csv);

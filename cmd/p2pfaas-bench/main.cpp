@@ -136,9 +136,9 @@ int experiment_command(const std::filesystem::path& scenario_file,
               << (options.targets.empty() ? "; nodes stopped\n" : "\n");
     return status;
   }
+  std::filesystem::remove_all(options.work_dir, ec);
   const auto scenario = bench::scenario_json(*read.value);
   bench::write_outputs(out_dir, run.results(), run.details(), scenario, run.calls_csv());
-  std::filesystem::remove_all(options.work_dir, ec);
   std::cout << bench::summary_table(run.results()) << '\n'
             << "wrote " << (out_dir / "metrics.csv").string() << ", "
             << (out_dir / "report.json").string() << ", " << (out_dir / "calls.csv").string()

@@ -4,6 +4,8 @@
 
 #include <cmath>
 
+#include "tests/support/temp_dir.hpp"
+
 namespace p2pfaas::bench {
 namespace {
 
@@ -145,6 +147,19 @@ TEST(Endpoints, NamesResolveOnceToAnAddress) {
   EXPECT_TRUE(to_tcp(*local).has_value()) << local->host;
   EXPECT_EQ(local->port, 18080);
   EXPECT_EQ(resolve(endpoint{"10.0.0.2", 80})->text(), "10.0.0.2:80");
+}
+
+// The bench prints "wrote ..." only when the files are there: a file it cannot write is an error
+// naming it, not a silent gap in the results.
+TEST(WriteOutputs, AFileThatCannotBeWrittenIsAnError) {
+  testing::temp_dir dir;
+  std::filesystem::create_directories(dir / "report.json" / "taken");  // a directory in its place
+  try {
+    write_outputs(dir.path(), {}, {}, nlohmann::json::object(), "");
+    FAIL() << "wrote nothing and said nothing";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("report.json"), std::string::npos) << e.what();
+  }
 }
 
 TEST(SummaryTable, MediansOverRepetitions) {
