@@ -22,6 +22,7 @@
 
 #include "config/atomic_file.hpp"
 #include "config/host_port.hpp"
+#include "config/secret_file.hpp"
 #include "learner/agent.hpp"
 #include "net/cluster_key.hpp"
 #include "node/cluster.hpp"
@@ -84,21 +85,6 @@ scheduler::policy_dependencies policy_dependencies_of(
   auto random = random_source_of(cfg);
   if (!agent) agent = std::make_shared<learner::agent>(cfg.learner, random);
   return {std::move(random), std::move(agent)};
-}
-
-std::optional<std::string> read_secret_file(const std::string& path, std::string& error) {
-  std::ifstream in(path);
-  if (!in) {
-    error = "cannot read " + path;
-    return std::nullopt;
-  }
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
-  if (text.empty()) {
-    error = path + " is empty";
-    return std::nullopt;
-  }
-  return text;
 }
 
 // Keys whose new value only a restart can apply: the node refuses to pretend otherwise.
@@ -273,7 +259,7 @@ config::problems node::check(const config::config& cfg) {
     problems.push_back({"node.listen", "must be HOST:PORT (got \"" + cfg.node.listen + "\")"});
   }
   std::string error;
-  if (!cfg.admin.token_file.empty() && !read_secret_file(cfg.admin.token_file, error)) {
+  if (!cfg.admin.token_file.empty() && !config::read_secret_file(cfg.admin.token_file, error)) {
     problems.push_back({"admin.token_file", error});
   }
   if (!cfg.cluster.key_file.empty()) {
@@ -290,7 +276,7 @@ node::node(config::config cfg)
   // The data dir is created by check(), which apply() below runs; a failure throws from there.
   if (!cfg.admin.token_file.empty()) {
     std::string error;
-    admin_token_ = read_secret_file(cfg.admin.token_file, error);
+    admin_token_ = config::read_secret_file(cfg.admin.token_file, error);
     if (!admin_token_) throw std::runtime_error("admin.token_file: " + error);
   }
   workloads::register_builtin_functions(functions_);

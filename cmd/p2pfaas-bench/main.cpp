@@ -8,34 +8,23 @@
 #include <boost/asio/signal_set.hpp>
 #include <csignal>
 #include <cstdio>
-#include <fstream>
 #include <iostream>
-#include <optional>
-#include <sstream>
 
 #include "bench/experiment.hpp"
 #include "bench/scenario.hpp"
+#include "config/secret_file.hpp"
 
 namespace {
 
 namespace asio = boost::asio;
 namespace bench = p2pfaas::bench;
+namespace config = p2pfaas::config;
 
 // The p2pfaasd next to this binary (both are built into build/bin/).
 std::filesystem::path sibling_daemon() {
   std::error_code ec;
   const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
   return ec ? std::filesystem::path("p2pfaasd") : self.parent_path() / "p2pfaasd";
-}
-
-// The first line of the file; nullopt when it cannot be read.
-std::optional<std::string> read_token(const std::filesystem::path& file) {
-  std::ifstream in(file);
-  if (!in) return std::nullopt;
-  std::string token;
-  std::getline(in, token);
-  while (!token.empty() && (token.back() == '\r' || token.back() == ' ')) token.pop_back();
-  return token;
 }
 
 int experiment_command(const std::filesystem::path& scenario_file,
@@ -64,16 +53,13 @@ int experiment_command(const std::filesystem::path& scenario_file,
     options.targets.push_back(*resolved);
   }
   if (!token_file.empty()) {
-    const auto token = read_token(token_file);
+    std::string error;
+    const auto token = config::read_secret_file(token_file, error);
     if (!token) {
-      std::cerr << "--admin-token-file: cannot read " << token_file.string() << '\n';
+      std::cerr << "--admin-token-file: " << error << '\n';
       return 2;
     }
     options.admin_token = *token;
-    if (options.admin_token.empty()) {
-      std::cerr << "--admin-token-file: " << token_file.string() << " holds no token\n";
-      return 2;
-    }
   }
   options.p2pfaasd = daemon.empty() ? sibling_daemon() : daemon;
   if (options.targets.empty() && ::access(options.p2pfaasd.c_str(), X_OK) != 0) {
