@@ -173,19 +173,26 @@ std::string function_target(const workload_spec& workload) {
 }
 
 std::vector<double> split_rates(const scenario& value, std::size_t nodes, bool profile) {
-  const auto& rates = value.load.rates;
+  const auto& rates = value.load.rates;  // one for every node, or one per node
+  const auto rate_of = [&](std::size_t node) { return rates[node % rates.size()]; };
   const std::size_t cluster_nodes = static_cast<std::size_t>(value.cluster.nodes);
   if (!profile || nodes == cluster_nodes) {
     std::vector<double> out(nodes);
-    for (std::size_t i = 0; i < nodes; ++i)
-      out[i] = rates.size() == 1 ? rates[0] : rates[i % rates.size()];
+    for (std::size_t i = 0; i < nodes; ++i) out[i] = rate_of(i);
     return out;
   }
   // A profile serves the scenario's whole offered load with its own number of replicas.
   double total = 0;
-  for (std::size_t i = 0; i < cluster_nodes; ++i)
-    total += rates.size() == 1 ? rates[0] : rates[i % rates.size()];
+  for (std::size_t i = 0; i < cluster_nodes; ++i) total += rate_of(i);
   return std::vector<double>(nodes, total / static_cast<double>(nodes));
+}
+
+// Picks the workload of each call by the workloads' weights.
+std::discrete_distribution<std::size_t> workload_mix(const scenario& value,
+                                                     const std::vector<std::size_t>& workloads) {
+  std::vector<double> weights;
+  for (std::size_t w : workloads) weights.push_back(value.workloads[w].weight);
+  return {weights.begin(), weights.end()};
 }
 
 // Coroutines get these from plain functions: GCC 12 miscompiles braced lists of string literals
@@ -305,9 +312,7 @@ std::vector<planned_call> plan_calls(const scenario& value, const std::vector<do
     for (double at = process->next(); at < end; at = process->next()) plan.push_back({at, node, 0});
   }
   std::sort(plan.begin(), plan.end(), [](const auto& a, const auto& b) { return a.at < b.at; });
-  std::vector<double> weights;
-  for (std::size_t w : workloads) weights.push_back(value.workloads[w].weight);
-  std::discrete_distribution<std::size_t> choose(weights.begin(), weights.end());
+  auto choose = workload_mix(value, workloads);
   std::mt19937_64 rng(base ^ 0x9e3779b97f4a7c15ULL);
   for (auto& call : plan) call.workload = workloads[choose(rng)];
   if (max_measured > 0) {
@@ -459,9 +464,7 @@ asio::awaitable<void> experiment::run_one(const run_plan& plan, std::size_t inde
 
   std::vector<call_record> records;
   if (scenario_.load.closed_loop_clients > 0) {
-    std::vector<double> weights;
-    for (std::size_t w : plan.workloads) weights.push_back(scenario_.workloads[w].weight);
-    std::discrete_distribution<std::size_t> choose(weights.begin(), weights.end());
+    auto choose = workload_mix(scenario_, plan.workloads);
     std::mt19937_64 rng(scenario_.seed + static_cast<std::uint64_t>(plan.repetition) * 1000003);
     records = co_await driver.run_closed(scenario_.load.closed_loop_clients, planned_seconds,
                                          warmup, scenario_.load.requests,
