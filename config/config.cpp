@@ -16,6 +16,7 @@
 
 #include "config/detail/codec.hpp"
 #include "config/detail/schema.hpp"
+#include "config/json_input.hpp"
 #include "config/numbers.hpp"
 
 namespace p2pfaas::config {
@@ -28,12 +29,8 @@ constexpr std::size_t shown_limit = 80;
 
 std::string show_json(const json& value) {
   if (value.is_string()) return quote(value.get_ref<const std::string&>());
-  std::string shown = value.dump(-1, ' ', false, json::error_handler_t::replace);
-  if (shown.size() > shown_limit) {
-    shown.resize(shown_limit);
-    shown += "...";
-  }
-  return shown;
+  // Not dump(): that would walk the whole value to show 80 characters of it.
+  return describe_json(value, shown_limit);
 }
 
 bool is_name_char(char c) {
@@ -410,11 +407,7 @@ std::string node_id_from_hostname() {
 }  // namespace
 
 std::string quote(std::string_view text) {
-  const bool cut = text.size() > shown_limit;
-  std::string shown = json(std::string(text.substr(0, shown_limit)))
-                          .dump(-1, ' ', false, json::error_handler_t::replace);
-  if (cut) shown.insert(shown.size() - 1, "...");
-  return shown;
+  return quote_input(text, shown_limit);
 }
 
 bool not_empty_rule::operator()(const std::string& value, const std::string& path,
@@ -533,6 +526,13 @@ problems validate(const config& value) {
   // Rules between fields, once each field is valid on its own. Decided once, so one of these
   // rules failing does not hide the next.
   const bool fields_valid = out.empty();
+  const auto& h = value.http;
+  if (fields_valid && h.body_budget_bytes < h.max_body_bytes) {
+    out.push_back({"http.body_budget_bytes", "must be >= http.max_body_bytes (" +
+                                                 detail::show_number(h.max_body_bytes) + "), got " +
+                                                 detail::show_number(h.body_budget_bytes) +
+                                                 ": a body the node allows could never be held"});
+  }
   const auto& c = value.cluster;
   if (fields_valid && c.probe_timeout_seconds >= c.probe_interval_seconds) {
     out.push_back({"cluster.probe_timeout_seconds",
@@ -540,6 +540,14 @@ problems validate(const config& value) {
                        detail::show_number(c.probe_interval_seconds) + "), got " +
                        detail::show_number(c.probe_timeout_seconds) +
                        ": an indirect probe needs the rest of the period"});
+  }
+  const auto& e = value.executor;
+  if (fields_valid && e.memory_limit_mb > e.memory_budget_mb) {
+    out.push_back(
+        {"executor.memory_limit_mb", "must be <= executor.memory_budget_mb (" +
+                                         detail::show_number(e.memory_budget_mb) + "), got " +
+                                         detail::show_number(e.memory_limit_mb) +
+                                         ": one call could never get what it is allowed"});
   }
   const auto& l = value.learner;
   if (fields_valid && l.epsilon_min > l.epsilon_start) {

@@ -30,6 +30,9 @@ struct http_section {
   int max_header_bytes = 16384;
   double read_timeout_seconds = 30;
   int max_connections = 4096;
+  // Request body bytes all connections may hold at once (128 MiB); a body that does not fit now
+  // gets 503 + Retry-After. At least max_body_bytes, or a body of that size could never fit.
+  std::int64_t body_budget_bytes = 134217728;
 
   bool operator==(const http_section&) const = default;
 };
@@ -38,7 +41,11 @@ struct executor_section {
   int slots = 1;  // defaults() fills in the number of cores
   int queue = 64;
   double timeout_seconds = 30;
-  int memory_limit_mb = 512;
+  int memory_limit_mb = 512;  // what one call of the memory built-in may allocate
+  // What all running calls may hold at once; a call that does not fit gets 429.
+  int memory_budget_mb = 1024;
+  // Fair admission between clients when slots and queue are contended (workloads/executor.hpp).
+  bool fair_sources = true;
   double keep_alive_seconds = 60;
   double cold_start_ms = 0;
   double per_call_overhead_ms = 0;

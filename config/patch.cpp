@@ -1,14 +1,13 @@
 #include <string>
 
 #include "config/config.hpp"
+#include "config/json_input.hpp"
 
 namespace p2pfaas::config {
 
 loaded apply_patch(const config& current, const nlohmann::json& patch) {
   if (!patch.is_object()) {
-    return {current,
-            {{"", "patch must be a JSON object (got " +
-                      patch.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + ")"}}};
+    return {current, {{"", "patch must be a JSON object (got " + describe_json(patch) + ")"}}};
   }
   nlohmann::json merged = to_json(current);
   merged.merge_patch(patch);

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "config/atomic_file.hpp"
+#include "config/json_input.hpp"
 
 namespace p2pfaas::learner {
 
@@ -45,18 +46,27 @@ json weights_to_json(const config::learner_section& parameters, const q_table& t
 
 table_result weights_from_json(const json& doc, const config::learner_section& parameters) {
   table_result out;
+  // A table of a million bad states must not make a million messages.
+  auto error = [&out](std::string text) {
+    if (out.errors.size() < config::max_listed_problems) {
+      out.errors.push_back(std::move(text));
+    } else {
+      ++out.more_errors;
+    }
+  };
   if (!doc.is_object()) {
-    out.errors.push_back("must be an object with \"states\"");
+    error("must be an object with \"states\"");
     return out;
   }
   for (const auto& [key, value] : doc.items()) {
     if (key != "algorithm" && key != "actions" && key != "own_load_buckets" &&
         key != "peer_load_buckets" && key != "states") {
-      out.errors.push_back(key + ": unknown key");
+      error(config::cut_input(key, 80) + ": unknown key");
     }
   }
   if (auto it = doc.find("actions"); it != doc.end() && *it != action_names()) {
-    out.errors.push_back("actions: must be " + action_names().dump() + " (got " + it->dump() + ")");
+    error("actions: must be " + action_names().dump() + " (got " + config::describe_json(*it) +
+          ")");
   }
   // A table learned over other buckets means other things by the same indices.
   for (const auto& [name, mine] : {std::pair{"own_load_buckets", &parameters.own_load_buckets},
@@ -67,31 +77,29 @@ table_result weights_from_json(const json& doc, const config::learner_section& p
                       std::equal(it->begin(), it->end(), mine->begin(),
                                  [](const json& a, double b) { return a.is_number() && a == b; });
     if (!same) {
-      out.errors.push_back(std::string(name) + ": the table was learned with " + it->dump() +
-                           ", this learner uses " + json(*mine).dump() + " (change learner." +
-                           name + " first)");
+      error(std::string(name) + ": the table was learned with " + config::describe_json(*it) +
+            ", this learner uses " + json(*mine).dump() + " (change learner." + name + " first)");
     }
   }
   auto states = doc.find("states");
   if (states == doc.end() || !states->is_object()) {
-    out.errors.push_back("states: must be an object of \"task,own,peer\": [4 numbers]");
+    error("states: must be an object of \"task,own,peer\": [4 numbers]");
     return out;
   }
   const int own = static_cast<int>(parameters.own_load_buckets.size()) + 1;
   const int peer = static_cast<int>(parameters.peer_load_buckets.size()) + 1;
   q_table table;
   for (const auto& [key, value] : states->items()) {
-    const std::string where = "states[" + json(key).dump() + "]";
+    const std::string where = "states[" + config::quote_input(key) + "]";
     auto at = parse_state(key, own, peer);
     if (!at) {
-      out.errors.push_back(where + ": not a state \"task,own,peer\" with task 0.." +
-                           std::to_string(max_task_type) + ", own 0.." + std::to_string(own - 1) +
-                           ", peer 0.." + std::to_string(peer - 1));
+      error(where + ": not a state \"task,own,peer\" with task 0.." +
+            std::to_string(max_task_type) + ", own 0.." + std::to_string(own - 1) + ", peer 0.." +
+            std::to_string(peer - 1));
       continue;
     }
     if (!value.is_array() || value.size() != action_count) {
-      out.errors.push_back(where + ": must be a list of " + std::to_string(action_count) +
-                           " numbers");
+      error(where + ": must be a list of " + std::to_string(action_count) + " numbers");
       continue;
     }
     q_values values{};
@@ -99,8 +107,8 @@ table_result weights_from_json(const json& doc, const config::learner_section& p
     for (int a = 0; a < action_count; ++a) {
       const json& v = value[a];
       if (!v.is_number() || !std::isfinite(v.get<double>())) {
-        out.errors.push_back(where + "[" + std::to_string(a) + "]: must be a finite number (got " +
-                             v.dump() + ")");
+        error(where + "[" + std::to_string(a) + "]: must be a finite number (got " +
+              config::describe_json(v) + ")");
         good = false;
         continue;
       }
@@ -123,8 +131,10 @@ std::string encode(const snapshot& saved) {
 }
 
 decoded decode(std::string_view text) {
-  const json doc = json::parse(text, nullptr, false);
-  if (doc.is_discarded()) return {std::nullopt, "not JSON"};
+  std::string error;
+  const std::optional<json> parsed = config::parse_json_input(text, error);
+  if (!parsed) return {std::nullopt, error};
+  const json& doc = *parsed;
   if (!doc.is_object()) return {std::nullopt, "not a JSON object"};
   if (doc.value("format", json()) != file_format) {
     return {std::nullopt, "format must be " + std::to_string(file_format)};

@@ -22,7 +22,9 @@ nlohmann::json weights_to_json(const config::learner_section& parameters, const 
 
 struct table_result {
   std::optional<q_table> table;
-  std::vector<std::string> errors;  // each naming where: states["0,9,1"][2]: ...
+  // The first config::max_listed_problems problems, each naming where: states["0,9,1"][2]: ...
+  std::vector<std::string> errors;
+  std::size_t more_errors = 0;  // problems found past those, counted but not kept
 };
 // Reads what weights_to_json writes, for a learner with `parameters`: every state within its
 // buckets, four finite numbers each; the buckets and actions, when given, must be these.

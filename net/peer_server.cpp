@@ -15,6 +15,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "net/log_limiter.hpp"
+
 namespace p2pfaas::net {
 
 namespace asio = boost::asio;
@@ -78,6 +80,9 @@ struct peer_server::shared {
   opener client_tokens;  // opens the callers' upgrade credentials
   std::unordered_map<session*, std::weak_ptr<session>> live;
   std::atomic<bool> closed{false};
+  // Refused upgrades and misbehaving links are logged, but not one line each: anyone who can
+  // reach the port could otherwise write to the log as fast as they can connect.
+  log_limiter log{5, std::chrono::seconds(10)};
 
   std::atomic<std::size_t> sessions{0};
   std::atomic<std::uint64_t> upgrades_accepted{0}, upgrades_refused{0}, calls{0}, replies{0},
@@ -122,7 +127,9 @@ asio::awaitable<void> peer_server::session::serve() {
     std::string problem;
     if (!on_message(problem)) {
       shared_->protocol_errors.fetch_add(1, std::memory_order_relaxed);
-      spdlog::warn("peer link from {}: {}; closing it", peer_id, problem);
+      if (auto permit = shared_->log.admit("protocol error")) {
+        spdlog::warn("peer link from {}: {}; closing it{}", peer_id, problem, permit.suffix());
+      }
       // The close frame tells the caller why its calls failed.
       auto reason = websocket::close_reason(websocket::close_code::protocol_error);
       reason.reason = problem.substr(0, 120);  // a close frame carries at most 123 bytes
@@ -221,12 +228,17 @@ void peer_server::session::send_load(std::uint64_t id) {
   try {
     load = shared_->load_source();
   } catch (const std::exception& e) {
-    spdlog::warn("peer link from {}: no load report: {}", peer_id, e.what());
+    if (auto permit = shared_->log.admit("load report")) {
+      spdlog::warn("peer link from {}: no load report: {}{}", peer_id, e.what(), permit.suffix());
+    }
     return;
   }
   if (auto e = encode(id, load, shared_->options.max_frame_bytes, out.buffer(encoded_size(load)));
       e != protocol_error::none) {
-    spdlog::warn("peer link from {}: no load report: {}", peer_id, to_string(e));
+    if (auto permit = shared_->log.admit("load report")) {
+      spdlog::warn("peer link from {}: no load report: {}{}", peer_id, to_string(e),
+                   permit.suffix());
+    }
     return;
   }
   flush();
@@ -280,9 +292,12 @@ asio::awaitable<void> upgrade(std::shared_ptr<peer_server::shared> state, beast:
   }
   if (!peer) {
     state->upgrades_refused.fetch_add(1, std::memory_order_relaxed);
-    boost::system::error_code ec;
-    const auto remote = stream.socket().remote_endpoint(ec);
-    spdlog::warn("peer upgrade from {} refused: {}", remote.address().to_string(), problem);
+    if (auto permit = state->log.admit("upgrade refused")) {
+      boost::system::error_code ec;
+      const auto remote = stream.socket().remote_endpoint(ec);
+      spdlog::warn("peer upgrade from {} refused: {}{}", remote.address().to_string(), problem,
+                   permit.suffix());
+    }
     co_await refuse(
         stream, req.version(),
         json_error(http::status::unauthorized, "unauthorized", "peer upgrade refused: " + problem));

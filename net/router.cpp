@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "net/log_limiter.hpp"
+
 namespace p2pfaas::net {
 
 std::string_view request_context::param(std::string_view name) const {
@@ -108,12 +110,19 @@ boost::asio::awaitable<response> router::handle(request_context& ctx) const {
     co_return res;
   }
   ctx.params = std::move(m.params);
+  // A client that finds a request making a handler throw can repeat it as fast as it likes.
+  static log_limiter log(5, std::chrono::seconds(10));
   try {
     co_return co_await (*m.target)(ctx);
   } catch (const std::exception& e) {
-    spdlog::error("handler for {} failed: {}", ctx.path, e.what());
+    if (auto permit = log.admit("handler failed")) {
+      spdlog::error("handler for {} failed: {}{}", ctx.path, e.what(), permit.suffix());
+    }
   } catch (...) {
-    spdlog::error("handler for {} failed with a non-standard exception", ctx.path);
+    if (auto permit = log.admit("handler failed")) {
+      spdlog::error("handler for {} failed with a non-standard exception{}", ctx.path,
+                    permit.suffix());
+    }
   }
   co_return json_error(http::status::internal_server_error, "internal_error",
                        "the request could not be handled");

@@ -6,6 +6,7 @@
 #include <array>
 #include <charconv>
 
+#include "config/json_input.hpp"
 #include "config/numbers.hpp"
 #include "learner/snapshot.hpp"
 #include "node/problems_response.hpp"
@@ -56,6 +57,68 @@ json stats_json(const learner::stats& s, const std::string& algorithm) {
 }
 
 }  // namespace
+
+body_reading<json> read_json_body(std::string_view body) {
+  std::string error;
+  std::optional<json> doc = config::parse_json_input(body, error);
+  if (!doc) return {std::nullopt, bad_request("bad_json", "the body is " + error)};
+  return {std::move(doc), {}};
+}
+
+body_reading<json> read_learner_parameters(const json& doc) {
+  if (!doc.is_object()) {
+    return {std::nullopt,
+            bad_request("bad_parameters", "the body must be a JSON object of learner parameters")};
+  }
+  return {json{{"learner", doc}}, {}};
+}
+
+body_reading<learner::q_table> read_learner_weights(const json& doc,
+                                                    const config::learner_section& parameters) {
+  learner::table_result imported = learner::weights_from_json(doc, parameters);
+  if (imported.table) return {std::move(imported.table), {}};
+  problem_list problems;
+  for (const auto& e : imported.errors) problems.add(e);
+  problems.add_unlisted(imported.more_errors);
+  return {std::nullopt, problems_response("bad_weights", problems)};
+}
+
+body_reading<std::vector<learner::experience>> read_experience_batch(const json& doc,
+                                                                     int own_buckets,
+                                                                     int peer_buckets) {
+  if (!doc.is_array() || doc.empty()) {
+    return {std::nullopt, bad_request("bad_experiences",
+                                      "the body must be a non-empty list of {\"eid\",\"state\","
+                                      "\"action\",\"reward\"}")};
+  }
+  std::vector<learner::experience> batch;
+  problem_list problems;
+  for (std::size_t i = 0; i < doc.size(); ++i) {
+    const json& entry = doc[i];
+    const std::string at = "[" + std::to_string(i) + "]";
+    auto problem = [&](const std::string& text) { problems.add(at + text); };
+    if (!entry.is_object()) {
+      problem(": must be an object {\"eid\",\"state\",\"action\",\"reward\"}");
+      continue;
+    }
+    auto field = [&](const char* name) {
+      auto it = entry.find(name);
+      return it == entry.end() ? std::string() : text_of(*it);
+    };
+    auto eid = learner::parse_eid(field("eid"));
+    auto state = learner::parse_state(field("state"), own_buckets, peer_buckets);
+    auto action = learner::parse_action(field("action"));
+    auto reward = learner::parse_number(field("reward"));
+    if (!eid) problem(".eid: must be a non-negative integer");
+    if (!state) problem(".state: must be a state as the node emits it, \"task,own,peer\"");
+    if (!action) problem(".action: must be 0, 1, 2 or 3");
+    if (!reward) problem(".reward: must be a finite number");
+    if (eid && state && action && reward) batch.push_back({*eid, *state, *action, *reward});
+  }
+  // All or nothing, so that a client can send the batch again once it is fixed.
+  if (!problems.empty()) return {std::nullopt, problems_response("bad_experiences", problems)};
+  return {std::move(batch), {}};
+}
 
 learner_service::learner_service(std::filesystem::path file, config::learner_section parameters,
                                  std::function<std::uint64_t()> random)
@@ -232,12 +295,11 @@ net::response learner_service::stats_response() const {
 }
 
 net::response learner_service::parameters_post(const std::string& body) {
-  const json patch = json::parse(body, nullptr, false);
-  if (patch.is_discarded()) return bad_request("bad_json", "the body is not valid JSON");
-  if (!patch.is_object()) {
-    return bad_request("bad_parameters", "the body must be a JSON object of learner parameters");
-  }
-  if (auto problems = patch_({{"learner", patch}}); !problems.empty()) {
+  const body_reading<json> doc = read_json_body(body);
+  if (!doc.value) return doc.refused;
+  const body_reading<json> patch = read_learner_parameters(*doc.value);
+  if (!patch.value) return patch.refused;
+  if (auto problems = patch_(*patch.value); !problems.empty()) {
     return problems_response(problems);
   }
   return net::json_response(http::status::ok,
@@ -245,17 +307,13 @@ net::response learner_service::parameters_post(const std::string& body) {
 }
 
 net::response learner_service::weights_post(const std::string& body) {
-  const json doc = json::parse(body, nullptr, false);
-  if (doc.is_discarded()) return bad_request("bad_json", "the body is not valid JSON");
+  const body_reading<json> doc = read_json_body(body);  // parsed before taking the lock
+  if (!doc.value) return doc.refused;
   std::lock_guard lock(save_mutex_);
-  learner::table_result imported = learner::weights_from_json(doc, agent_->parameters());
-  if (!imported.table) {
-    std::string message;
-    for (const auto& e : imported.errors) message += (message.empty() ? "" : "; ") + e;
-    return bad_request("bad_weights", message);
-  }
-  const std::size_t states = imported.table->size();
-  agent_->replace_table(std::move(*imported.table));
+  body_reading<learner::q_table> imported = read_learner_weights(*doc.value, agent_->parameters());
+  if (!imported.value) return imported.refused;
+  const std::size_t states = imported.value->size();
+  agent_->replace_table(std::move(*imported.value));
   ++changes_;
   if (auto error = save_now(); !error.empty()) {
     return json_error(http::status::internal_server_error, "not_saved",
@@ -276,51 +334,12 @@ net::response learner_service::reset() {
 }
 
 net::response learner_service::train_batch(const std::string& body) {
-  const json doc = json::parse(body, nullptr, false);
-  if (doc.is_discarded()) return bad_request("bad_json", "the body is not valid JSON");
-  if (!doc.is_array() || doc.empty()) {
-    return bad_request("bad_experiences",
-                       "the body must be a non-empty list of {\"eid\",\"state\",\"action\","
-                       "\"reward\"}");
-  }
-  const int own = agent_->own_buckets();
-  const int peer = agent_->peer_buckets();
-  std::vector<learner::experience> batch;
-  std::string problems;
-  std::size_t problem_count = 0;
-  constexpr std::size_t problems_shown = 20;  // a big bad batch must not make a bigger answer
-  for (std::size_t i = 0; i < doc.size(); ++i) {
-    const json& entry = doc[i];
-    const std::string at = "[" + std::to_string(i) + "]";
-    auto problem = [&](const std::string& text) {
-      if (++problem_count <= problems_shown) {
-        problems += (problems.empty() ? "" : "; ") + at + text;
-      }
-    };
-    if (!entry.is_object()) {
-      problem(": must be an object {\"eid\",\"state\",\"action\",\"reward\"}");
-      continue;
-    }
-    auto field = [&](const char* name) {
-      auto it = entry.find(name);
-      return it == entry.end() ? std::string() : text_of(*it);
-    };
-    auto eid = learner::parse_eid(field("eid"));
-    auto state = learner::parse_state(field("state"), own, peer);
-    auto action = learner::parse_action(field("action"));
-    auto reward = learner::parse_number(field("reward"));
-    if (!eid) problem(".eid: must be a non-negative integer");
-    if (!state) problem(".state: must be a state as the node emits it, \"task,own,peer\"");
-    if (!action) problem(".action: must be 0, 1, 2 or 3");
-    if (!reward) problem(".reward: must be a finite number");
-    if (eid && state && action && reward) batch.push_back({*eid, *state, *action, *reward});
-  }
-  // All or nothing, so that a client can send the batch again once it is fixed.
-  if (problem_count > problems_shown) {
-    problems += "; and " + std::to_string(problem_count - problems_shown) + " more";
-  }
-  if (!problems.empty()) return bad_request("bad_experiences", problems);
-  learner::train_summary done = agent_->submit(batch);
+  const body_reading<json> doc = read_json_body(body);
+  if (!doc.value) return doc.refused;
+  const body_reading<std::vector<learner::experience>> batch =
+      read_experience_batch(*doc.value, agent_->own_buckets(), agent_->peer_buckets());
+  if (!batch.value) return batch.refused;
+  learner::train_summary done = agent_->submit(*batch.value);
   return net::json_response(
       http::status::ok, json{{"accepted", done.accepted}, {"duplicates", done.duplicates}}.dump());
 }
@@ -384,10 +403,14 @@ net::response learner_service::act(const net::request& req) {
 void learner_service::add_routes(net::router& routes, admin_check admin, config_patcher patch) {
   using verb = http::verb;
   patch_ = std::move(patch);
-  // Every learner endpoint is an admin one: it reads or changes what the node decides.
-  auto guarded = [admin](auto handle) {
-    return [admin, handle](net::request_context& ctx) -> asio::awaitable<net::response> {
-      if (auto refused = admin(ctx)) co_return *refused;
+  // Every learner endpoint is an admin one: it reads or changes what the node decides. A GET
+  // that changes state is P2PFaaS's form, kept for its scripts; admin_auth decides who may use it.
+  auto guarded = [admin](auto handle, admin_access access = admin_access::read) {
+    return [admin, handle, access](net::request_context& ctx) -> asio::awaitable<net::response> {
+      const bool changes = access == admin_access::change || ctx.req.method() != verb::get;
+      if (auto refused = admin(ctx, changes ? admin_access::change : admin_access::read)) {
+        co_return *refused;
+      }
       co_return handle(ctx);
     };
   };
@@ -406,12 +429,19 @@ void learner_service::add_routes(net::router& routes, admin_check admin, config_
                    http::status::ok,
                    learner::weights_to_json(agent_->parameters(), agent_->table()).dump());
              }));
-  routes.add({verb::get}, "/learner/reset",
-             guarded([this](net::request_context&) { return reset(); }));
-  routes.add({verb::get, verb::post}, "/train", guarded([this](net::request_context& ctx) {
-               if (ctx.req.method() == verb::post) return train_batch(ctx.req.body());
-               return train_from_headers(ctx.req);
-             }));
+  routes.add({verb::post, verb::get}, "/learner/reset",
+             guarded([this](net::request_context&) { return reset(); }, admin_access::change));
+  routes.add({verb::get, verb::post}, "/train",
+             guarded(
+                 [this](net::request_context& ctx) {
+                   // P2PFaaS's one experience in headers, as GET or as a POST without a body.
+                   const bool batch = ctx.req.method() == verb::post &&
+                                      !(ctx.req.body().empty() &&
+                                        ctx.req.find("X-P2pfaas-Learning-Eid") != ctx.req.end());
+                   if (batch) return train_batch(ctx.req.body());
+                   return train_from_headers(ctx.req);
+                 },
+                 admin_access::change));
   routes.add({verb::post}, "/train_batch",
              guarded([this](net::request_context& ctx) { return train_batch(ctx.req.body()); }));
   routes.add({verb::get}, "/act",

@@ -9,11 +9,14 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
+#include <vector>
 
 #include "config/config.hpp"
 #include "learner/agent.hpp"
 #include "net/router.hpp"
+#include "node/admin_auth.hpp"
 #include "node/metrics.hpp"
 
 namespace p2pfaas::node {
@@ -23,8 +26,10 @@ namespace p2pfaas::node {
 // their own, so neither a call nor an I/O thread ever waits for them.
 class learner_service {
  public:
-  // Refuses a request that lacks admin rights (the node's rule), or nullopt.
-  using admin_check = std::function<std::optional<net::response>(const net::request_context&)>;
+  // Refuses a request that lacks admin rights for that kind of access (the node's rule), or
+  // nullopt.
+  using admin_check =
+      std::function<std::optional<net::response>(const net::request_context&, admin_access)>;
   // Applies a config patch the way POST /configuration does; every problem, or none.
   using config_patcher = std::function<config::problems(const nlohmann::json&)>;
 
@@ -87,5 +92,25 @@ class learner_service {
   bool stopping_ = false;
   std::thread thread_;
 };
+
+// Readers of the bodies of POST /learner/parameters, /learner/weights and /train: pure, so the
+// handlers and the fuzzer share them. Each gives what the body holds, or the 400 answer that
+// refuses it (every listed problem bounded, see problems_response.hpp).
+template <class T>
+struct body_reading {
+  std::optional<T> value;
+  net::response refused;  // when there is no value
+};
+// Any of these bodies, depth-limited (config/json_input.hpp).
+body_reading<nlohmann::json> read_json_body(std::string_view body);
+// The config patch {"learner": doc} that sets the parameters of `doc`; the node validates it.
+body_reading<nlohmann::json> read_learner_parameters(const nlohmann::json& doc);
+// The Q-table of `doc`, for a learner with `parameters`.
+body_reading<learner::q_table> read_learner_weights(const nlohmann::json& doc,
+                                                    const config::learner_section& parameters);
+// The experiences of a batch, states within those bucket counts; all or nothing.
+body_reading<std::vector<learner::experience>> read_experience_batch(const nlohmann::json& doc,
+                                                                     int own_buckets,
+                                                                     int peer_buckets);
 
 }  // namespace p2pfaas::node

@@ -22,6 +22,7 @@
 
 #include "config/atomic_file.hpp"
 #include "config/host_port.hpp"
+#include "config/json_input.hpp"
 #include "config/secret_file.hpp"
 #include "learner/agent.hpp"
 #include "net/cluster_key.hpp"
@@ -30,6 +31,7 @@
 #include "node/logging.hpp"
 #include "node/problems_response.hpp"
 #include "node/process_stats.hpp"
+#include "node/scheduler_choice.hpp"
 #include "workloads/builtins.hpp"
 
 namespace p2pfaas::node {
@@ -54,6 +56,8 @@ workloads::executor_limits executor_limits_of(const config::config& cfg) {
   limits.per_call_overhead =
       std::chrono::microseconds(static_cast<std::int64_t>(e.per_call_overhead_ms * 1000));
   limits.memory_limit_mb = e.memory_limit_mb;
+  limits.memory_budget_bytes = static_cast<std::uint64_t>(e.memory_budget_mb) << 20;
+  limits.fair_sources = e.fair_sources;
   limits.data_dir = cfg.node.data_dir;
   limits.seed = e.seed;
   return limits;
@@ -65,7 +69,8 @@ net::server_limits server_limits_of(const config::config& cfg) {
       std::max<std::int64_t>(1, std::llround(cfg.http.read_timeout_seconds * 1000));
   return {static_cast<std::uint64_t>(cfg.http.max_body_bytes),
           static_cast<std::uint32_t>(cfg.http.max_header_bytes),
-          std::chrono::milliseconds(read_timeout), cfg.http.max_connections};
+          std::chrono::milliseconds(read_timeout), cfg.http.max_connections,
+          static_cast<std::uint64_t>(cfg.http.body_budget_bytes)};
 }
 
 std::function<std::uint64_t()> random_source_of(const config::config& cfg) {
@@ -128,13 +133,23 @@ bool has_header(const net::request& req, std::string_view name) {
   return req.find(name) != req.end();
 }
 
-// Like ssh with a private key: a cluster key others can read lets them join the cluster.
-void warn_if_readable_by_others(const std::string& path) {
-  struct stat st {};
-  if (stat(path.c_str(), &st) == 0 && (st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
-    spdlog::warn("cluster.key_file {} is accessible by group or others (mode {:o}): chmod 600 it",
-                 path, st.st_mode & 0777);
+// Like ssh with a private key: a cluster key others can read lets them join the cluster, an admin
+// token lets them run it.
+void warn_if_readable_by_others(std::string_view key, const std::string& path) {
+  if (auto warning = config::loose_permissions_warning(path); !warning.empty()) {
+    spdlog::warn("{} {}", key, warning);
   }
+}
+
+// Names a local client may give this node in Host (see admin_auth).
+std::vector<std::string> own_host_names(const config::config& cfg) {
+  std::vector<std::string> names{cfg.node.id};
+  char hostname[256] = {};
+  if (::gethostname(hostname, sizeof hostname - 1) == 0) names.emplace_back(hostname);
+  for (const std::string* address : {&cfg.node.advertise, &cfg.node.listen}) {
+    if (auto parts = config::split_host_port(*address)) names.push_back(parts->first);
+  }
+  return names;
 }
 
 // HOST:PORT as an endpoint to bind; a name such as "localhost" gives its first address.
@@ -259,7 +274,7 @@ config::problems node::check(const config::config& cfg) {
     problems.push_back({"node.listen", "must be HOST:PORT (got \"" + cfg.node.listen + "\")"});
   }
   std::string error;
-  if (!cfg.admin.token_file.empty() && !config::read_secret_file(cfg.admin.token_file, error)) {
+  if (!cfg.admin.token_file.empty() && !config::read_admin_token(cfg.admin.token_file, error)) {
     problems.push_back({"admin.token_file", error});
   }
   if (!cfg.cluster.key_file.empty()) {
@@ -274,11 +289,14 @@ config::problems node::check(const config::config& cfg) {
 node::node(config::config cfg)
     : id_(cfg.node.id), config_(cfg), io_threads_(io_threads_of(cfg)), io_(io_threads_) {
   // The data dir is created by check(), which apply() below runs; a failure throws from there.
+  std::optional<std::string> admin_token;
   if (!cfg.admin.token_file.empty()) {
     std::string error;
-    admin_token_ = config::read_secret_file(cfg.admin.token_file, error);
-    if (!admin_token_) throw std::runtime_error("admin.token_file: " + error);
+    admin_token = config::read_admin_token(cfg.admin.token_file, error);
+    if (!admin_token) throw std::runtime_error("admin.token_file: " + error);
+    warn_if_readable_by_others("admin.token_file", cfg.admin.token_file);
   }
+  admin_ = std::make_unique<admin_auth>(std::move(admin_token), own_host_names(cfg));
   workloads::register_builtin_functions(functions_);
   scheduler::register_builtin_policies(policies_);
   executor_ = std::make_unique<workloads::executor>(functions_, executor_limits_of(cfg));
@@ -287,7 +305,7 @@ node::node(config::config cfg)
     if (auto* why = std::get_if<std::string>(&keys)) {
       throw std::runtime_error("cluster.key_file: " + *why);
     }
-    warn_if_readable_by_others(cfg.cluster.key_file);
+    warn_if_readable_by_others("cluster.key_file", cfg.cluster.key_file);
     cluster_ = std::make_unique<cluster>(io_, io_threads_, gossip_io_, cfg,
                                          std::get<net::key_ring>(std::move(keys)), *executor_,
                                          [this](net::peer_call call, const std::string& peer) {
@@ -552,6 +570,23 @@ void node::add_metrics() {
                  out.push_back({{{"function", s.name}, {"state", "busy"}},
                                 static_cast<double>(s.instances_busy)});
                });
+  metrics_.computed(
+      "p2pfaas_function_memory_bytes", "gauge",
+      "Function memory held by running calls, and the executor.memory_budget_mb.", [this] {
+        const auto& budget = executor_->memory();
+        return std::vector<sample>{{{{"kind", "held"}}, static_cast<double>(budget.held())},
+                                   {{{"kind", "budget"}}, static_cast<double>(budget.capacity())}};
+      });
+  metrics_.computed(
+      "p2pfaas_function_memory_refused_total", "counter",
+      "Calls refused (429) because their memory did not fit in the budget.", [this] {
+        return std::vector<sample>{{{}, static_cast<double>(executor_->memory().refused())}};
+      });
+  metrics_.computed(
+      "p2pfaas_fair_evictions_total", "counter",
+      "Queued calls refused (429) to make room for a client holding fewer calls.", [this] {
+        return std::vector<sample>{{{}, static_cast<double>(executor_->fair_evictions())}};
+      });
   metrics_.computed("p2pfaas_http_connections", "gauge", "Open HTTP connections.", [this] {
     return std::vector<sample>{{{}, static_cast<double>(server_->connections())}};
   });
@@ -561,6 +596,21 @@ void node::add_metrics() {
         return std::vector<sample>{
             {{{"result", "accepted"}}, static_cast<double>(server_->connections_accepted())},
             {{{"result", "refused"}}, static_cast<double>(server_->connections_refused())}};
+      });
+  metrics_.computed(
+      "p2pfaas_http_connections_evicted_total", "counter",
+      "HTTP connections closed at http.max_connections to admit a client holding fewer.", [this] {
+        return std::vector<sample>{{{}, static_cast<double>(server_->connections_evicted())}};
+      });
+  metrics_.computed(
+      "p2pfaas_http_body_bytes_held", "gauge",
+      "Request body bytes held now, against http.body_budget_bytes.", [this] {
+        return std::vector<sample>{{{}, static_cast<double>(server_->body_bytes_held())}};
+      });
+  metrics_.computed(
+      "p2pfaas_http_body_budget_refused_total", "counter",
+      "Requests answered 503 because their body did not fit http.body_budget_bytes.", [this] {
+        return std::vector<sample>{{{}, static_cast<double>(server_->body_budget_refused())}};
       });
   metrics_.computed("p2pfaas_info", "gauge", "Constant 1, labelled with what this node runs.",
                     [this] {
@@ -726,7 +776,10 @@ void node::add_routes() {
             http::status::ok, (cluster_ ? cluster_->list_json() : nlohmann::json::array()).dump());
       });
   learner_->add_routes(
-      routes_, [this](const net::request_context& ctx) { return refuse_admin(ctx); },
+      routes_,
+      [this](const net::request_context& ctx, admin_access access) {
+        return refuse_admin(ctx, access);
+      },
       [this](const nlohmann::json& patch) { return apply_patch(patch); });
   // A WebSocket upgrade to /peer is taken over by the cluster before routing; what gets here is
   // a plain request, or any request when this node has no key.
@@ -742,39 +795,18 @@ void node::add_routes() {
   });
 }
 
-std::optional<net::response> node::refuse_admin(const net::request_context& ctx) const {
-  if (admin_token_) {
-    std::string_view auth = ctx.req[http::field::authorization];
-    constexpr std::string_view bearer = "Bearer ";
-    if (auth.size() > bearer.size() && auth.substr(0, bearer.size()) == bearer &&
-        net::constant_time_equal(auth.substr(bearer.size()), *admin_token_)) {
-      return std::nullopt;
-    }
-    auto res = json_error(http::status::unauthorized, "unauthorized",
-                          "this endpoint needs Authorization: Bearer <admin token>");
-    res.set(http::field::www_authenticate, "Bearer");
-    return res;
-  }
-  // Without a token, trust rests on the client being local. A browser page can reach loopback
-  // too (a "simple" cross-site POST needs no preflight), and browsers always say where such a
-  // request comes from: so a request that names an Origin is not trusted this way.
-  if (net::is_loopback(ctx.remote.address()) &&
-      ctx.req.find(http::field::origin) == ctx.req.end()) {
-    return std::nullopt;
-  }
-  return json_error(http::status::unauthorized, "unauthorized",
-                    "no admin token is configured, so admin endpoints serve loopback clients only "
-                    "(and not browser requests)");
+std::optional<net::response> node::refuse_admin(const net::request_context& ctx,
+                                                admin_access access) const {
+  return admin_->refuse(ctx, access);
 }
 
 asio::awaitable<net::response> node::handle_configuration(net::request_context& ctx) {
   if (auto refused = refuse_admin(ctx)) co_return *refused;
   if (ctx.req.method() == http::verb::post) {
-    nlohmann::json patch = nlohmann::json::parse(ctx.req.body(), nullptr, false);
-    if (patch.is_discarded()) {
-      co_return json_error(http::status::bad_request, "bad_json", "the body is not valid JSON");
-    }
-    config::problems problems = apply_patch(patch);
+    std::string error;
+    const std::optional<nlohmann::json> patch = config::parse_json_input(ctx.req.body(), error);
+    if (!patch) co_return json_error(http::status::bad_request, "bad_json", "the body is " + error);
+    config::problems problems = apply_patch(*patch);
     if (!problems.empty()) co_return problems_response(problems);
   }
   // Strings from flags or the environment may hold invalid UTF-8; show them, never fail on them.
@@ -799,10 +831,12 @@ void node::restore_scheduler(config::config& cfg) {
   std::ifstream in(file);
   if (!in) return;
   const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  const nlohmann::json saved = nlohmann::json::parse(text, nullptr, false);
-  config::loaded patched = config::apply_patch(cfg, {{"scheduler", saved}});
   std::string problem;
-  if (!saved.is_object() || !saved.contains("name") || !saved.contains("parameters")) {
+  const nlohmann::json saved = config::parse_json_input(text, problem).value_or(nlohmann::json());
+  config::loaded patched = config::apply_patch(cfg, {{"scheduler", saved}});
+  if (!problem.empty()) {
+    // Not JSON, or nested deeper than any file the node writes: `problem` says which.
+  } else if (!saved.is_object() || !saved.contains("name") || !saved.contains("parameters")) {
     problem = "not a {\"name\",\"parameters\"} object";
   } else if (!patched.ok()) {
     problem = patched.errors.front().to_string();
@@ -835,27 +869,13 @@ std::pair<http::status, nlohmann::json> node::set_scheduler(std::string_view bod
     return std::pair{http::status::bad_request,
                      nlohmann::json{{"code", std::move(code)}, {"message", std::move(message)}}};
   };
-  const nlohmann::json doc = nlohmann::json::parse(body, nullptr, false);
-  if (doc.is_discarded()) return refuse("bad_json", "the body is not valid JSON");
-  if (!doc.is_object() || !doc.contains("name")) {
-    return refuse("invalid_scheduler",
-                  R"(the body must be {"name": "<policy>", "parameters": ["<string>", ...]})");
-  }
-  for (const auto& [key, value] : doc.items()) {
-    if (key != "name" && key != "parameters") {
-      return refuse("invalid_scheduler",
-                    "unknown key \"" + key + "\" (a scheduler is {\"name\", \"parameters\"})");
-    }
-  }
-  nlohmann::json patch{{"scheduler", {{"name", doc["name"]}}}};
-  // Omitted parameters mean the policy's defaults, not the previous policy's parameters.
-  patch["scheduler"]["parameters"] =
-      doc.contains("parameters") ? doc["parameters"] : nlohmann::json::array();
-  config::problems problems = apply_patch(patch);
+  scheduler_choice choice = read_scheduler_choice(body);
+  if (!choice.ok()) return refuse(std::move(choice.code), std::move(choice.message));
+  config::problems problems = apply_patch(choice.patch);
   if (!problems.empty()) {
-    std::string message;
-    for (const auto& p : problems) message += (message.empty() ? "" : "; ") + p.to_string();
-    return refuse("invalid_scheduler", message);
+    problem_list listed;
+    for (const auto& p : problems) listed.add(p);
+    return refuse("invalid_scheduler", listed.message());
   }
   return {http::status::ok, scheduler_json()};
 }
@@ -932,8 +952,11 @@ asio::awaitable<nlohmann::json> node::set_scheduler_on_peers(std::string body) {
       entry["error"] = errors[i] ? "the call failed" : outcomes[i].message;
     } else {
       entry["status"] = outcomes[i].reply.status;
-      nlohmann::json reply = nlohmann::json::parse(outcomes[i].reply.body, nullptr, false);
-      entry["result"] = reply.is_discarded() ? nlohmann::json(outcomes[i].reply.body) : reply;
+      std::string error;
+      std::optional<nlohmann::json> reply = config::parse_json_input(outcomes[i].reply.body, error);
+      entry["result"] =
+          reply ? std::move(*reply)
+                : nlohmann::json(config::cut_input(outcomes[i].reply.body, max_problem_chars));
     }
     results.push_back(std::move(entry));
   }
@@ -984,15 +1007,16 @@ nlohmann::json node::discovery_configuration() const {
 net::response node::handle_discovery_configuration(net::request_context& ctx) {
   if (auto refused = refuse_admin(ctx)) return *refused;
   if (ctx.req.method() == http::verb::post) {
-    const nlohmann::json doc = nlohmann::json::parse(ctx.req.body(), nullptr, false);
-    if (doc.is_discarded() || !doc.is_object()) {
-      return json_error(http::status::bad_request, "bad_json", "the body must be a JSON object");
+    std::string error;
+    const std::optional<nlohmann::json> parsed = config::parse_json_input(ctx.req.body(), error);
+    if (!parsed || !parsed->is_object()) {
+      return json_error(http::status::bad_request, "bad_json",
+                        parsed ? "the body must be a JSON object" : "the body is " + error);
     }
+    const nlohmann::json& doc = *parsed;
     const nlohmann::json current = discovery_configuration();
-    std::string problems;
-    auto problem = [&](const std::string& text) {
-      problems += (problems.empty() ? "" : "; ") + text;
-    };
+    problem_list problems;
+    auto problem = [&](const std::string& text) { problems.add(text); };
     std::vector<std::string> seeds;
     const auto port = config::split_host_port(config_.get()->node.listen)->second;
     for (const auto& [key, value] : doc.items()) {
@@ -1010,7 +1034,8 @@ net::response node::handle_discovery_configuration(net::request_context& ctx) {
           std::string text = seed.get<std::string>();
           if (!config::split_host_port(text)) text += ":" + std::to_string(port);
           if (!config::split_host_port(text)) {
-            problem("init_servers: not an address: \"" + seed.get<std::string>() + "\"");
+            problem("init_servers: not an address: " +
+                    config::quote_input(seed.get_ref<const std::string&>()));
             break;
           }
           seeds.push_back(std::move(text));
@@ -1024,14 +1049,14 @@ net::response node::handle_discovery_configuration(net::request_context& ctx) {
                   "; restart the node with the new value)");
         }
       } else {
-        problem("unknown key \"" + key + "\"");
+        problem("unknown key " + config::quote_input(key));
       }
     }
     if (!seeds.empty() && !cluster_) {
       problem("init_servers: this node has no cluster key, so it cannot join peers");
     }
     if (!problems.empty()) {
-      return json_error(http::status::bad_request, "invalid_configuration", problems);
+      return json_error(http::status::bad_request, "invalid_configuration", problems.message());
     }
     if (!seeds.empty()) {
       {
@@ -1059,7 +1084,10 @@ void node::add_compat_routes() {
                           co_return handle_discovery_configuration(ctx);
                         });
   learner_->add_routes(
-      learner_routes_, [this](const net::request_context& ctx) { return refuse_admin(ctx); },
+      learner_routes_,
+      [this](const net::request_context& ctx, admin_access access) {
+        return refuse_admin(ctx, access);
+      },
       [this](const nlohmann::json& patch) { return apply_patch(patch); });
 }
 
@@ -1161,6 +1189,7 @@ asio::awaitable<net::response> node::handle_function(net::request_context& ctx) 
   call.raw_query = std::string(ctx.query);
   call.invocation.content_type = std::string(req[http::field::content_type]);
   call.invocation.payload = std::move(ctx.req.body());
+  call.invocation.source = ctx.remote.address().to_string();
   for (const auto& field : req) {
     std::string_view name = field.name_string();
     if (name.size() > 2 && (name[0] == 'X' || name[0] == 'x') && name[1] == '-') {
@@ -1282,6 +1311,7 @@ asio::awaitable<net::peer_reply> node::handle_peer_call(net::peer_call in,
   call.invocation.content_type = std::move(in.content_type);
   call.invocation.payload = std::move(in.payload);
   call.invocation.headers = std::move(in.headers);
+  call.invocation.source = "peer:" + peer;
   call.call_id = std::move(in.call_id);
   call.traceparent = std::move(in.traceparent);
   call.path = std::move(in.path);

@@ -18,6 +18,7 @@
 #include "net/http_server.hpp"
 #include "net/peer_protocol.hpp"
 #include "net/router.hpp"
+#include "node/admin_auth.hpp"
 #include "node/metrics.hpp"
 #include "scheduler/dispatcher.hpp"
 #include "scheduler/policy_registry.hpp"
@@ -93,12 +94,13 @@ class node {
   net::response handle_health() const;
   net::response handle_load() const;
   boost::asio::awaitable<net::response> handle_configuration(net::request_context& ctx);
-  std::optional<net::response> refuse_admin(const net::request_context& ctx) const;
+  std::optional<net::response> refuse_admin(const net::request_context& ctx,
+                                            admin_access access = admin_access::read) const;
 
   const std::string id_;
   config::holder config_;
   std::mutex apply_mutex_;  // serialises config updates (read-modify-write)
-  std::optional<std::string> admin_token_;
+  std::unique_ptr<admin_auth> admin_;
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 
   workloads::function_registry functions_;

@@ -506,7 +506,7 @@ asio::awaitable<call_result> dispatcher::run_local(call_request& call, call_resu
   if (call.deadline)
     result.deadline_met =
         result.outcome == call_outcome::ok && result.total_seconds <= call.deadline->count();
-  if (result.outcome == call_outcome::full) {
+  if (result.outcome == call_outcome::full || result.status == 429) {
     // A useful hint rather than a constant: roughly when a slot should be free again.
     workloads::load load = executor_.current_load();
     double wait = load.recent_service_seconds * (load.queued + 1) / std::max(1, load.slots);

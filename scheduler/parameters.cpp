@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <charconv>
 
+#include "config/json_input.hpp"
+
 namespace p2pfaas::scheduler {
 
 std::optional<bool> parse_go_bool(std::string_view text) {
@@ -36,7 +38,8 @@ bool parameter_reader::check_count() {
 std::optional<bool> parameter_reader::boolean(std::size_t index, bool fallback) {
   if (!present(index)) return fallback;
   if (auto value = parse_go_bool(values_[index])) return value;
-  errors_.push_back(label(index) + ": must be true or false (got \"" + values_[index] + "\")");
+  errors_.push_back(label(index) + ": must be true or false (got " +
+                    config::quote_input(values_[index]) + ")");
   return std::nullopt;
 }
 
@@ -46,7 +49,8 @@ std::optional<int> parameter_reader::integer(std::size_t index, int fallback, in
   int value = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (ec != std::errc{} || end != text.data() + text.size()) {
-    errors_.push_back(label(index) + ": must be an integer (got \"" + text + "\")");
+    errors_.push_back(label(index) + ": must be an integer (got " + config::quote_input(text) +
+                      ")");
     return std::nullopt;
   }
   if (value < min || value > max) {
@@ -64,7 +68,8 @@ std::optional<std::string> parameter_reader::choice(std::size_t index, std::stri
   if (std::find(allowed.begin(), allowed.end(), text) != allowed.end()) return text;
   std::string options;
   for (const auto& a : allowed) options += (options.empty() ? "" : " or ") + a;
-  errors_.push_back(label(index) + ": must be " + options + " (got \"" + text + "\")");
+  errors_.push_back(label(index) + ": must be " + options + " (got " + config::quote_input(text) +
+                    ")");
   return std::nullopt;
 }
 

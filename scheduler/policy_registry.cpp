@@ -1,5 +1,7 @@
 #include "scheduler/policy_registry.hpp"
 
+#include "config/json_input.hpp"
+
 namespace p2pfaas::scheduler {
 
 void policy_registry::add(std::string name, factory make) {
@@ -13,7 +15,7 @@ build_result policy_registry::build(std::string_view name,
   if (it == factories_.end()) {
     std::string known;
     for (const auto& [n, f] : factories_) known += (known.empty() ? "" : ", ") + n;
-    return {nullptr, "unknown scheduler \"" + std::string(name) + "\" (known: " + known + ")"};
+    return {nullptr, "unknown scheduler " + config::quote_input(name) + " (known: " + known + ")"};
   }
   return it->second(parameters, dependencies);
 }

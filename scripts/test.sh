@@ -32,8 +32,11 @@ CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo 
   -DP2PFAAS_BUILD_TESTS=OFF >/dev/null
 cmake --build build-fuzz -j"$jobs" --target fuzz_request_target fuzz_config_patch fuzz_discovery_message \
   fuzz_learner_file \
-  fuzz_peer_frame
-for target in request_target config_patch discovery_message peer_frame learner_file; do
+  fuzz_peer_frame \
+  fuzz_http_request \
+  fuzz_json_input
+for target in request_target config_patch discovery_message peer_frame learner_file http_request \
+  json_input; do
   corpus=$(mktemp -d)
   # New inputs go to a scratch corpus; the seeds in tests/fuzz/corpus stay as committed.
   status=0

@@ -28,6 +28,8 @@
 #include <type_traits>
 #include <vector>
 
+#include "config/json_input.hpp"
+
 namespace p2pfaas::workloads {
 namespace {
 
@@ -104,14 +106,15 @@ class parameters {
     // Only a body that may be an object is parsed: other payloads (large binary bodies for
     // verify or echo) are not worth a parse attempt.
     if (!declared_json && call.payload[first] != '{') return;
-    auto parsed = json::parse(call.payload, nullptr, /*allow_exceptions=*/false);
-    if (parsed.is_discarded()) {
+    std::string error;
+    auto parsed = config::parse_json_input(call.payload, error);
+    if (!parsed) {
+      // Undeclared, a body that does not parse (or nests too deep) is just payload.
       if (declared_json)
-        throw request_error(400, "bad_json",
-                            "body: Content-Type is JSON but the body does not parse");
+        throw request_error(400, "bad_json", "body: Content-Type is JSON but the body is " + error);
       return;
     }
-    if (parsed.is_object()) body_ = std::move(parsed);
+    if (parsed->is_object()) body_ = std::move(*parsed);
   }
 
   const json* body_object() const { return body_.is_object() ? &body_ : nullptr; }
@@ -144,12 +147,12 @@ class parameters {
       } else if (member->is_number_float()) {
         const double number = member->get<double>();
         if (!std::isfinite(number) || std::trunc(number) != number)
-          bad_parameter(name, "must be an integer (got " + member->dump() + ")");
+          bad_parameter(name, "must be an integer (got " + config::describe_json(*member) + ")");
         if (number < static_cast<double>(low) || number > static_cast<double>(high))
           out_of_range(name, low, high, *member);
         value = static_cast<std::int64_t>(number);
       } else {
-        bad_parameter(name, "must be an integer (got " + member->dump() + ")");
+        bad_parameter(name, "must be an integer (got " + config::describe_json(*member) + ")");
       }
     } else {
       return std::nullopt;
@@ -168,7 +171,7 @@ class parameters {
       } else if (member->is_number()) {
         value = member->get<double>();
       } else {
-        bad_parameter(name, "must be a number (got " + member->dump() + ")");
+        bad_parameter(name, "must be a number (got " + config::describe_json(*member) + ")");
       }
     } else {
       return std::nullopt;
@@ -195,7 +198,7 @@ class parameters {
                                         const Value& got) {
     std::string shown;
     if constexpr (std::is_same_v<Value, json>) {
-      shown = got.dump();
+      shown = config::describe_json(got);
     } else {
       shown = json(got).dump();
     }
@@ -245,14 +248,26 @@ function_result echo_body(const invocation& call, function_context&) {
           call.content_type.empty() ? std::string("application/octet-stream") : call.content_type};
 }
 
-function_result sleep_body(const invocation& call, function_context& ctx) {
-  const auto start = clock::now();
+// Each body's parameters are read by a function of their own, which check_builtin_parameters
+// calls without doing the work.
+
+struct sleep_parameters {
+  std::optional<double> fixed, mean;  // exactly one of them
+};
+
+sleep_parameters read_sleep(const invocation& call) {
   const parameters params(call);
   const auto fixed = params.number("ms", 0, max_sleep_ms);
   const auto mean = params.number("mean_ms", 0, max_sleep_ms);
   if (fixed && mean) bad_parameter("ms", "give either ms or mean_ms, not both");
   if (!fixed && !mean) bad_parameter("ms", "missing (give ms or mean_ms)");
   if (mean && *mean <= 0) bad_parameter("mean_ms", "must be > 0");
+  return {fixed, mean};
+}
+
+function_result sleep_body(const invocation& call, function_context& ctx) {
+  const auto start = clock::now();
+  const auto [fixed, mean] = read_sleep(call);
 
   double requested_ms = 0;
   if (fixed) {
@@ -279,19 +294,23 @@ bool is_prime(std::int64_t k) {
   return true;
 }
 
+std::int64_t read_compute(const invocation& call) {
+  const auto n = parameters(call).integer("n", 1, max_compute_n);
+  if (!n) bad_parameter("n", "missing");
+  return *n;
+}
+
 function_result compute_body(const invocation& call, function_context& ctx) {
   const auto start = clock::now();
-  const parameters params(call);
-  const auto n = params.integer("n", 1, max_compute_n);
-  if (!n) bad_parameter("n", "missing");
+  const std::int64_t n = read_compute(call);
   std::int64_t primes = 0;
-  for (std::int64_t k = 2; k < *n; ++k) {
+  for (std::int64_t k = 2; k < n; ++k) {
     // Often enough to stop within milliseconds even where each k costs ~10^4 divisions.
     if (k % 1024 == 0 && ctx.stop.stop_requested()) cancelled("compute", start);
     if (is_prime(k)) ++primes;
   }
   return json_result({{"function", "compute"},
-                      {"n", *n},
+                      {"n", n},
                       {"primes_below_n", primes},
                       {"duration_ms", ms_since(start)}});
 }
@@ -341,11 +360,15 @@ void for_each_chunk(std::uint64_t total, std::vector<unsigned char>& pattern,
   }
 }
 
+std::int64_t read_io(const invocation& call) {
+  const auto kb = parameters(call).integer("kb", 1, max_io_kb);
+  if (!kb) bad_parameter("kb", "missing");
+  return *kb;
+}
+
 function_result io_body(const invocation& call, function_context& ctx) {
   const auto start = clock::now();
-  const parameters params(call);
-  const auto kb = params.integer("kb", 1, max_io_kb);
-  if (!kb) bad_parameter("kb", "missing");
+  const std::int64_t kb = read_io(call);
 
   // Without a configured data dir the system temp dir keeps the file off the working directory.
   const auto base =
@@ -361,7 +384,7 @@ function_result io_body(const invocation& call, function_context& ctx) {
   temp_file file(dir / name);
 
   constexpr std::size_t chunk_size = 64 * 1024;
-  const std::uint64_t total = static_cast<std::uint64_t>(*kb) * 1024;
+  const std::uint64_t total = static_cast<std::uint64_t>(kb) * 1024;
   std::vector<unsigned char> pattern(chunk_size);
   for (std::size_t i = 0; i < chunk_size; i += sizeof(std::uint64_t)) {
     const std::uint64_t word = ctx.rng();
@@ -403,27 +426,46 @@ function_result io_body(const invocation& call, function_context& ctx) {
   });
   const double read_ms = ms_since(read_start);
   return json_result({{"function", "io"},
-                      {"kb", *kb},
+                      {"kb", kb},
                       {"write_ms", write_ms},
                       {"read_ms", read_ms},
                       {"duration_ms", ms_since(start)}});
 }
 
+std::int64_t read_memory(const invocation& call, int memory_limit_mb) {
+  // The upper bound only keeps mb * 2^20 from overflowing; the real bound is the limit below.
+  const auto mb = parameters(call).integer("mb", 1, std::int64_t{1} << 30);
+  if (!mb) bad_parameter("mb", "missing");
+  if (*mb > memory_limit_mb)
+    bad_parameter("mb", "exceeds the memory limit of " + std::to_string(memory_limit_mb) +
+                            " MiB (got " + std::to_string(*mb) + ")");
+  return *mb;
+}
+
 function_result memory_body(const invocation& call, function_context& ctx) {
   const auto start = clock::now();
-  const parameters params(call);
-  // The upper bound only keeps mb * 2^20 from overflowing; the real bound is the limit below.
-  const auto mb = params.integer("mb", 1, std::int64_t{1} << 30);
-  if (!mb) bad_parameter("mb", "missing");
-  if (*mb > ctx.memory_limit_mb)
-    bad_parameter("mb", "exceeds the memory limit of " + std::to_string(ctx.memory_limit_mb) +
-                            " MiB (got " + std::to_string(*mb) + ")");
+  const std::int64_t mb = read_memory(call, ctx.memory_limit_mb);
 
-  const auto bytes = static_cast<std::size_t>(*mb) << 20;
+  const auto bytes = static_cast<std::size_t>(mb) << 20;
+  // Held until the block is freed (declared first, destroyed last): what every slot holds at
+  // once stays under the node's budget, not only what one call holds.
+  memory_budget::reservation reserved;
+  if (ctx.memory_budget) {
+    reserved = ctx.memory_budget->try_reserve(bytes);
+    if (!reserved) {
+      throw request_error(429, "memory_budget",
+                          "memory: " + std::to_string(mb) +
+                              " MiB does not fit in what is left of the node's "
+                              "executor.memory_budget_mb (" +
+                              std::to_string(ctx.memory_budget->capacity() >> 20) + " MiB, " +
+                              std::to_string(ctx.memory_budget->held() >> 20) +
+                              " MiB held); retry later");
+    }
+  }
   std::unique_ptr<unsigned char[]> block(new (std::nothrow) unsigned char[bytes]);
   if (!block)
     throw request_error(500, "out_of_memory",
-                        "memory: cannot allocate " + std::to_string(*mb) + " MiB");
+                        "memory: cannot allocate " + std::to_string(mb) + " MiB");
 
   const auto page = static_cast<std::size_t>(std::max(::sysconf(_SC_PAGESIZE), 1L));
   // Volatile accesses keep the compiler from eliding the allocation or the page touches, which
@@ -441,7 +483,7 @@ function_result memory_body(const invocation& call, function_context& ctx) {
     checksum *= 0x100000001b3ULL;
   }
   return json_result({{"function", "memory"},
-                      {"mb", *mb},
+                      {"mb", mb},
                       {"checksum", checksum},
                       {"duration_ms", ms_since(start)}});
 }
@@ -464,40 +506,54 @@ std::optional<std::vector<unsigned char>> decode_hex(std::string_view hex) {
   return bytes;
 }
 
-function_result verify_body(const invocation& call, function_context&) {
-  const auto start = clock::now();
+struct verify_parameters {
+  bool query_form = false;   // the raw body is what was signed
+  std::string json_payload;  // otherwise: the body's "payload"
+  std::string key;
+  std::vector<unsigned char> signature;
+};
+
+verify_parameters read_verify(const invocation& call) {
   const parameters params(call);
+  verify_parameters out;
   // A key in the query selects the query form, where the raw body is what was signed; otherwise
   // the body is {"payload","key","signature"}.
-  std::string json_payload;
-  if (!params.in_query("key")) {
+  out.query_form = params.in_query("key");
+  if (!out.query_form) {
     const auto* body = params.body_object();
     if (body == nullptr) bad_parameter("key", "missing");
     const auto member = body->find("payload");
     if (member == body->end()) bad_parameter("payload", "missing");
     if (!member->is_string()) bad_parameter("payload", "must be a string");
-    json_payload = member->get<std::string>();
+    out.json_payload = member->get<std::string>();
   }
-  const std::string& payload = params.in_query("key") ? call.payload : json_payload;
-
-  const auto key = params.text("key");
+  auto key = params.text("key");
   if (!key) bad_parameter("key", "missing");
   if (key->size() > static_cast<std::size_t>(INT_MAX)) bad_parameter("key", "too long");
+  out.key = std::move(*key);
   const auto signature_text = params.text("signature");
   if (!signature_text) bad_parameter("signature", "missing");
-  const auto signature = decode_hex(*signature_text);
+  auto signature = decode_hex(*signature_text);
   if (!signature) bad_parameter("signature", "must be a non-empty even-length hex string");
+  out.signature = std::move(*signature);
+  return out;
+}
+
+function_result verify_body(const invocation& call, function_context&) {
+  const auto start = clock::now();
+  const verify_parameters read = read_verify(call);
+  const std::string& payload = read.query_form ? call.payload : read.json_payload;
 
   std::array<unsigned char, EVP_MAX_MD_SIZE> computed{};
   unsigned int computed_size = 0;
-  if (HMAC(EVP_sha256(), key->data(), static_cast<int>(key->size()),
+  if (HMAC(EVP_sha256(), read.key.data(), static_cast<int>(read.key.size()),
            reinterpret_cast<const unsigned char*>(payload.data()), payload.size(), computed.data(),
            &computed_size) == nullptr)
     throw std::runtime_error("verify: HMAC-SHA256 failed");
   // The length of a signature is not secret; its bytes are compared in constant time. The
   // expected signature is never returned: that would sign any payload for any caller.
-  const bool valid = signature->size() == computed_size &&
-                     CRYPTO_memcmp(signature->data(), computed.data(), computed_size) == 0;
+  const bool valid = read.signature.size() == computed_size &&
+                     CRYPTO_memcmp(read.signature.data(), computed.data(), computed_size) == 0;
   return json_result({{"function", "verify"},
                       {"valid", valid},
                       {"bytes", payload.size()},
@@ -505,6 +561,26 @@ function_result verify_body(const invocation& call, function_context&) {
 }
 
 }  // namespace
+
+std::optional<function_result> check_builtin_parameters(const invocation& call,
+                                                        int memory_limit_mb) {
+  try {
+    if (call.function == "sleep") {
+      read_sleep(call);
+    } else if (call.function == "compute") {
+      read_compute(call);
+    } else if (call.function == "io") {
+      read_io(call);
+    } else if (call.function == "memory") {
+      read_memory(call, memory_limit_mb);
+    } else if (call.function == "verify") {
+      read_verify(call);
+    }
+    return std::nullopt;
+  } catch (const request_error& error) {
+    return error_result(error.status(), error.code(), error.what());
+  }
+}
 
 void register_builtin_functions(function_registry& registry) {
   registry.add("echo", echo_body);

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <exception>
+#include <limits>
 #include <random>
 #include <stop_token>
 #include <system_error>
@@ -99,12 +100,15 @@ struct executor::job {
   std::list<std::shared_ptr<job>>::iterator queue_position;
   std::multimap<clock::time_point, std::shared_ptr<job>>::iterator timer_position;
   bool timer_armed = false;
+  // The share of call.source in sources_ while the call is queued or holds a slot; else null.
+  source_share* share = nullptr;
 };
 
 executor::executor(const function_registry& registry, executor_limits limits)
     : registry_(registry),
       limits_(sanitized(std::move(limits))),
-      data_dir_(std::make_shared<const std::filesystem::path>(limits_.data_dir)) {
+      data_dir_(std::make_shared<const std::filesystem::path>(limits_.data_dir)),
+      memory_budget_(limits_.memory_budget_bytes) {
   seed_base_ = limits_.seed != 0 ? limits_.seed : random_seed();
   timer_thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "p2pfaas-timer");
@@ -120,6 +124,7 @@ void executor::submit(invocation call, clock::time_point timeout_at, completion 
   const function_body* body = registry_.find(call.function);
   auto admitted = std::make_shared<job>();
   std::vector<std::thread> reaped;
+  std::vector<ready_completion> evictions;
   {
     std::unique_lock lock(mu_);
     if (stopping_) {
@@ -134,27 +139,46 @@ void executor::submit(invocation call, clock::time_point timeout_at, completion 
     }
     const bool slot_free = active_ < limits_.slots;
     if (!slot_free && queue_.size() >= static_cast<std::size_t>(limits_.queue)) {
-      const auto message = call.function + ": no free slot and the queue is full (slots " +
-                           std::to_string(limits_.slots) + ", queue " +
-                           std::to_string(limits_.queue) + ")";
-      lock.unlock();
-      complete(failed(outcome::full, message));
-      return;
+      auto victim = limits_.fair_sources ? fair_victim_locked(call.source) : nullptr;
+      if (!victim) {
+        const auto message = call.function + ": no free slot and the queue is full (slots " +
+                             std::to_string(limits_.slots) + ", queue " +
+                             std::to_string(limits_.queue) + ")";
+        lock.unlock();
+        complete(failed(outcome::full, message));
+        return;
+      }
+      queue_.erase(victim->queue_position);
+      leave_share_locked(*victim);
+      victim->state = job::phase::finished;
+      disarm_timer_locked(*victim);
+      if (auto evicted = claim_locked(*victim)) {
+        fair_evictions_.fetch_add(1, std::memory_order_relaxed);
+        auto result =
+            failed(outcome::full, victim->call.function +
+                                      ": the queue is full and this client holds more of it than "
+                                      "another that is waiting; its newest call makes room");
+        result.queue_wait = clock::now() - victim->submitted_at;
+        evictions.push_back({std::move(evicted), std::move(result)});
+      }
     }
     admitted->call = std::move(call);
     admitted->body = *body;
     admitted->submitted_at = clock::now();
     admitted->timeout_at = timeout_at;
     admitted->complete = std::move(complete);
+    admitted->state = job::phase::queued;
+    take_share_locked(*admitted);
     if (slot_free) {
       start_locked(admitted);
     } else {
-      admitted->state = job::phase::queued;
       admitted->queue_position = queue_.insert(queue_.end(), admitted);
     }
     arm_timer_locked(admitted);
     reaped.swap(retired_);
   }
+  // Outside the lock, as every completion: it is foreign code.
+  for (auto& [evicted, result] : evictions) evicted(std::move(result));
   for (auto& thread : reaped) thread.join();
 }
 
@@ -165,6 +189,7 @@ void executor::set_limits(const executor_limits& limits) {
     std::lock_guard lock(mu_);
     if (updated.seed != limits_.seed) seed_base_ = updated.seed != 0 ? updated.seed : random_seed();
     limits_ = std::move(updated);
+    memory_budget_.set_capacity(limits_.memory_budget_bytes);
     if (limits_.data_dir != *data_dir_) {
       data_dir_ = std::make_shared<const std::filesystem::path>(limits_.data_dir);
     }
@@ -222,6 +247,7 @@ void executor::shutdown() {
     stopping_ = true;
     const auto now = clock::now();
     for (auto& queued : queue_) {
+      queued->share = nullptr;
       queued->state = job::phase::finished;
       if (auto complete = claim_locked(*queued)) {
         auto result =
@@ -233,6 +259,7 @@ void executor::shutdown() {
     queue_.clear();
     // A ready call has no worker yet and never will: its slot is given back here.
     for (auto& ready : ready_) {
+      ready->share = nullptr;
       ready->state = job::phase::finished;
       --active_;
       if (auto complete = claim_locked(*ready)) {
@@ -257,6 +284,9 @@ void executor::shutdown() {
     }
     for (auto& [deadline, timed] : timers_) timed->timer_armed = false;
     timers_.clear();
+    // Running calls keep their slots (active_) until they return, but fairness is over.
+    for (const auto& running : running_) running->share = nullptr;
+    sources_.clear();
     for (auto& [id, thread] : workers_) threads.push_back(std::move(thread));
     workers_.clear();
     for (auto& thread : retired_) threads.push_back(std::move(thread));
@@ -273,6 +303,10 @@ void executor::shutdown() {
 }
 
 void executor::start_locked(const std::shared_ptr<job>& call) {
+  if (call->share) {
+    --call->share->queued;
+    ++call->share->active;
+  }
   call->state = job::phase::ready;
   ++active_;
   ready_.push_back(call);
@@ -294,10 +328,70 @@ void executor::wake_worker_locked() {
 
 void executor::promote_locked() {
   while (active_ < limits_.slots && !queue_.empty()) {
-    auto next = std::move(queue_.front());
-    queue_.pop_front();
+    const auto position = next_to_promote_locked();
+    auto next = std::move(*position);
+    queue_.erase(position);
     start_locked(next);
   }
+}
+
+// The oldest queued call of the source that runs the fewest calls (then: queues the fewest), so
+// a light client is not stuck behind a heavy one's backlog. With one source, the front.
+std::list<std::shared_ptr<executor::job>>::iterator executor::next_to_promote_locked() {
+  if (!limits_.fair_sources || sources_.size() <= 1) return queue_.begin();
+  const source_share* lightest = nullptr;
+  for (const auto& [source, share] : sources_) {
+    if (share.queued > 0 && (!lightest || std::pair(share.active, share.queued) <
+                                              std::pair(lightest->active, lightest->queued))) {
+      lightest = &share;
+    }
+  }
+  const auto found = std::find_if(queue_.begin(), queue_.end(),
+                                  [&](const auto& queued) { return queued->share == lightest; });
+  return found == queue_.end() ? queue_.begin() : found;
+}
+
+// The newest queued call of the source holding the most calls, when the arriving source holds
+// at least two fewer (so that taking one call's place never just swaps who is heavier).
+std::shared_ptr<executor::job> executor::fair_victim_locked(const std::string& arriving_source) {
+  const source_share* heaviest = nullptr;
+  for (const auto& [source, share] : sources_) {
+    if (share.queued > 0 &&
+        (!heaviest || share.active + share.queued > heaviest->active + heaviest->queued)) {
+      heaviest = &share;
+    }
+  }
+  if (!heaviest) return nullptr;
+  const auto arriving = sources_.find(arriving_source);
+  const int arriving_holds =
+      arriving == sources_.end() ? 0 : arriving->second.active + arriving->second.queued;
+  if (arriving_holds + 2 > heaviest->active + heaviest->queued) return nullptr;
+  for (auto it = queue_.rbegin(); it != queue_.rend(); ++it) {
+    if ((*it)->share == heaviest) return *it;
+  }
+  return nullptr;
+}
+
+void executor::take_share_locked(job& call) {
+  source_share& share = sources_[call.call.source];
+  call.share = &share;
+  if (call.state == job::phase::queued) {
+    ++share.queued;
+  } else {
+    ++share.active;
+  }
+}
+
+// Before the call's state changes: queued calls count in `queued`, the others in `active`.
+void executor::leave_share_locked(job& call) {
+  if (!call.share) return;
+  if (call.state == job::phase::queued) {
+    --call.share->queued;
+  } else {
+    --call.share->active;
+  }
+  if (call.share->queued == 0 && call.share->active == 0) sources_.erase(call.call.source);
+  call.share = nullptr;
 }
 
 // Invariant: at least as many idle workers as ready calls, so every ready call is picked up
@@ -437,6 +531,7 @@ void executor::run_one(std::unique_lock<std::mutex>& lock, std::mt19937_64& rng)
   // Past its deadline before it started (the timer may not have fired yet, or it already
   // answered the caller): the body must not run.
   if (call->claimed || start >= call->timeout_at) {
+    leave_share_locked(*call);
     call->state = job::phase::finished;
     disarm_timer_locked(*call);
     auto complete = claim_locked(*call);
@@ -468,7 +563,7 @@ void executor::run_one(std::unique_lock<std::mutex>& lock, std::mt19937_64& rng)
   const bool instance_up = warm || interruptible_sleep(stop, cold_start);
   function_result result;
   if (instance_up && interruptible_sleep(stop, per_call_overhead)) {
-    function_context context{stop, *data_dir, memory_limit_mb, rng};
+    function_context context{stop, *data_dir, memory_limit_mb, rng, &memory_budget_};
     try {
       result = call->body(call->call, context);
     } catch (const std::exception& error) {
@@ -484,6 +579,7 @@ void executor::run_one(std::unique_lock<std::mutex>& lock, std::mt19937_64& rng)
   // An instance whose cold start was interrupted never came up, so it is not kept.
   if (instance_up) pool->second.idle.push_back(clock::now());
   running_.erase(call);
+  leave_share_locked(*call);
   call->state = job::phase::finished;
   disarm_timer_locked(*call);
   // Stop is only ever requested by whoever claims the call, so a call still unclaimed here got
@@ -539,6 +635,7 @@ void executor::timer_loop() {
       execution result;
       if (call->state == job::phase::queued) {
         queue_.erase(call->queue_position);
+        leave_share_locked(*call);
         call->state = job::phase::finished;
         result = failed(outcome::timed_out, call->call.function + ": timed out while queued");
         result.queue_wait = now - call->submitted_at;

@@ -31,6 +31,13 @@ struct executor_limits {
   std::chrono::microseconds cold_start{0};         // emulated start delay of a new instance
   std::chrono::microseconds per_call_overhead{0};  // emulated platform overhead per call
   int memory_limit_mb = 512;
+  // What every running call may hold at once (function_context::memory_budget).
+  std::uint64_t memory_budget_bytes = std::uint64_t{1} << 30;
+  // Fair admission between sources (invocation::source) when slots and queue are contended: a
+  // full queue refuses the heaviest source's newest queued call in favour of a lighter source's
+  // new one, and a freed slot goes to the queued call whose source runs the fewest calls. With
+  // one source this is plain FIFO admission.
+  bool fair_sources = true;
   std::filesystem::path data_dir;
   std::uint64_t seed = 0;  // 0 = random
 };
@@ -69,8 +76,9 @@ struct function_stats {
   int instances_idle = 0, instances_busy = 0;  // idle = still within keep-alive
 };
 
-// Runs function bodies on its own worker threads with admission control (slots + FIFO queue),
-// per-call timeouts and emulated FaaS instances (cold/warm starts).
+// Runs function bodies on its own worker threads with admission control (slots + a queue that is
+// FIFO per source, fair between sources), per-call timeouts, a node-wide memory budget for the
+// bodies and emulated FaaS instances (cold/warm starts).
 //
 // The registry must outlive the executor and must not be modified while it runs.
 class executor {
@@ -86,7 +94,9 @@ class executor {
   executor(const executor&) = delete;
   executor& operator=(const executor&) = delete;
 
-  // Admission: a free slot runs the call now; else queue space queues it (FIFO); else the call
+  // Admission: a free slot runs the call now; else queue space queues it; else, when the call's
+  // source holds at least two calls fewer than the heaviest source with queued calls, that
+  // source's newest queued call completes as full and this call takes its place; else the call
   // completes as full before submit returns. `timeout_at` covers queueing and running;
   // steady_clock::time_point::max() means no timeout.
   void submit(invocation call, std::chrono::steady_clock::time_point timeout_at,
@@ -100,6 +110,9 @@ class executor {
   load current_load() const;
   std::vector<function_stats> stats() const;  // sorted by name
   std::size_t pending() const;                // running + queued
+  // Queued calls refused in favour of a lighter source's call (see submit).
+  std::uint64_t fair_evictions() const { return fair_evictions_.load(std::memory_order_relaxed); }
+  const workloads::memory_budget& memory() const { return memory_budget_; }
 
   // Refuses new calls, completes queued and running calls with shut_down, requests stop on the
   // running bodies and joins every thread (so it waits for those bodies to return). Idempotent.
@@ -108,6 +121,11 @@ class executor {
  private:
   using clock = std::chrono::steady_clock;
   struct job;
+  // What one source holds: calls with a slot (ready or running) and calls queued.
+  struct source_share {
+    int active = 0;
+    int queued = 0;
+  };
   struct instance_pool {
     std::deque<clock::time_point> idle;  // last use of each idle instance, oldest first
     int busy = 0;
@@ -126,6 +144,10 @@ class executor {
   // The *_locked helpers expect mu_ to be held.
   void start_locked(const std::shared_ptr<job>& call);
   void promote_locked();
+  std::list<std::shared_ptr<job>>::iterator next_to_promote_locked();
+  std::shared_ptr<job> fair_victim_locked(const std::string& arriving_source);
+  void take_share_locked(job& call);
+  void leave_share_locked(job& call);
   void ensure_workers_locked();
   void wake_worker_locked();
   void note_spin_outcome_locked(bool hit);
@@ -146,7 +168,11 @@ class executor {
   std::uint64_t seed_base_ = 0;
   bool stopping_ = false;
 
-  std::list<std::shared_ptr<job>> queue_;             // waiting for a slot, FIFO
+  std::list<std::shared_ptr<job>> queue_;  // waiting for a slot, in arrival order
+  // Sources holding a call; element addresses are stable, so a job keeps a pointer to its own.
+  std::unordered_map<std::string, source_share> sources_;
+  std::atomic<std::uint64_t> fair_evictions_{0};
+  workloads::memory_budget memory_budget_;
   std::deque<std::shared_ptr<job>> ready_;            // holds a slot, waiting for a worker
   std::unordered_set<std::shared_ptr<job>> running_;  // taken by a worker
   std::multimap<clock::time_point, std::shared_ptr<job>> timers_;

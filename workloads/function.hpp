@@ -10,6 +10,8 @@
 #include <utility>
 #include <vector>
 
+#include "workloads/memory_budget.hpp"
+
 namespace p2pfaas::workloads {
 
 // What a function body sees of one call.
@@ -20,6 +22,9 @@ struct invocation {
   std::string content_type;                                  // may be ""
   std::vector<std::pair<std::string, std::string>> query;    // decoded, in request order
   std::vector<std::pair<std::string, std::string>> headers;  // X-* request headers
+  // Who sent it, for fair admission: the client's IP address, or "peer:<node id>" for a call
+  // forwarded by a peer. Calls with the same source (or none) share one fair share.
+  std::string source;
 };
 
 struct function_result {
@@ -34,6 +39,9 @@ struct function_context {
   const std::filesystem::path& data_dir;  // outlives the call
   int memory_limit_mb;
   std::mt19937_64& rng;  // per worker thread, so bodies need no locking to draw from it
+  // The node's budget for function memory (executor.memory_budget_mb): a body reserves what it
+  // allocates first. Null in contexts that have none (then only memory_limit_mb applies).
+  workloads::memory_budget* memory_budget = nullptr;
 };
 
 using function_body = std::function<function_result(const invocation&, function_context&)>;

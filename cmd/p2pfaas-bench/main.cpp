@@ -54,7 +54,7 @@ int experiment_command(const std::filesystem::path& scenario_file,
   }
   if (!token_file.empty()) {
     std::string error;
-    const auto token = config::read_secret_file(token_file, error);
+    const auto token = config::read_admin_token(token_file, error);
     if (!token) {
       std::cerr << "--admin-token-file: " << error << '\n';
       return 2;

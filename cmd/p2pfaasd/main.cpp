@@ -8,6 +8,7 @@
 
 #include "config/command_line.hpp"
 #include "config/config.hpp"
+#include "net/http_server.hpp"
 #include "node/logging.hpp"
 #include "node/node.hpp"
 
@@ -38,6 +39,9 @@ int main(int argc, char** argv) {
   if (auto problems = node::node::check(loaded.value); !problems.empty()) return report(problems);
 
   node::configure_logging(loaded.value.log.format, loaded.value.log.level);
+  // The default soft limit (often 1024) is below http.max_connections; the HTTP server logs the
+  // connection limit it can keep if even the hard limit is.
+  net::raise_open_file_limit();
   std::unique_ptr<node::node> daemon;
   try {
     daemon = std::make_unique<node::node>(loaded.value);

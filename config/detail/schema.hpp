@@ -223,9 +223,14 @@ void fields(V& v, S& s) {
 template <class V, view_of<http_section> S>
 void fields(V& v, S& s) {
   v("max_body_bytes", s.max_body_bytes, in_range<std::int64_t>(1, 1073741824));
-  v("max_header_bytes", s.max_header_bytes, in_range(1024, 1048576));
+  // At most 65535: the HTTP parser (Beast) keeps a field in 16-bit offsets, and this limit is
+  // what keeps every header and trailer field within that.
+  v("max_header_bytes", s.max_header_bytes, in_range(1024, 65535));
   v("read_timeout_seconds", s.read_timeout_seconds, above(0.0, 3600.0));
   v("max_connections", s.max_connections, in_range(1, 1000000));
+  // 1 MiB .. 64 GiB; config.cpp also checks it is >= max_body_bytes.
+  v("body_budget_bytes", s.body_budget_bytes,
+    in_range<std::int64_t>(1048576, std::int64_t{68719476736}));
 }
 
 template <class V, view_of<executor_section> S>
@@ -234,6 +239,8 @@ void fields(V& v, S& s) {
   v("queue", s.queue, in_range(0, 1000000));
   v("timeout_seconds", s.timeout_seconds, above(0.0, 86400.0));
   v("memory_limit_mb", s.memory_limit_mb, in_range(1, 1048576));
+  v("memory_budget_mb", s.memory_budget_mb, in_range(1, 1048576));
+  v("fair_sources", s.fair_sources);
   v("keep_alive_seconds", s.keep_alive_seconds, in_range(0.0, 86400.0));
   v("cold_start_ms", s.cold_start_ms, in_range(0.0, 600000.0));
   v("per_call_overhead_ms", s.per_call_overhead_ms, in_range(0.0, 600000.0));

@@ -4,8 +4,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
 
 #include "config/config.hpp"
+#include "config/json_input.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace p2pfaas::config;
@@ -14,10 +17,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     c.node.id = "fuzz";
     return c;
   }();
-  const auto patch = nlohmann::json::parse(data, data + size, nullptr, false);
-  if (patch.is_discarded()) return 0;
+  // As the node reads it: depth-limited.
+  std::string error;
+  const auto patch =
+      parse_json_input(std::string_view(reinterpret_cast<const char*>(data), size), error);
+  if (!patch) return 0;
 
-  loaded result = apply_patch(base, patch);
+  loaded result = apply_patch(base, *patch);
   if (!result.ok()) {
     if (!(result.value == base)) __builtin_trap();
     return 0;

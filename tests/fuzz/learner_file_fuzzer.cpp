@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string_view>
 
+#include "config/json_input.hpp"
 #include "learner/snapshot.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -23,9 +24,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
 
   static const p2pfaas::config::learner_section parameters{};
-  const auto doc = nlohmann::json::parse(text, nullptr, false);
-  if (doc.is_discarded()) return 0;
-  table_result table = weights_from_json(doc, parameters);
+  // As POST /learner/weights reads it: depth-limited.
+  std::string error;
+  const auto doc = p2pfaas::config::parse_json_input(text, error);
+  if (!doc) return 0;
+  table_result table = weights_from_json(*doc, parameters);
   if (table.table.has_value() == !table.errors.empty()) __builtin_trap();
   if (table.table) {
     const int own = static_cast<int>(parameters.own_load_buckets.size()) + 1;

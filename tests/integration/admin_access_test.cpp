@@ -44,12 +44,13 @@ TEST(AdminAccess, NonLoopbackClientNeedsTheToken) {
   }
   {
     temp_dir dir;
-    auto token = dir.write("token", "ns-token");
+    auto token = dir.write("token", "ns-token-0123456789");
     daemon_process guarded_node({"--listen", "0.0.0.0:0", "--admin-token-file", token.string()});
     const std::string base =
         "http://" + client.host_address() + ":" + std::to_string(guarded_node.port());
     EXPECT_EQ(status_from_inside(client, base + "/configuration"), 401);
-    EXPECT_EQ(status_from_inside(client, base + "/configuration", "Authorization: Bearer ns-token"),
+    EXPECT_EQ(status_from_inside(client, base + "/configuration",
+                                 "Authorization: Bearer ns-token-0123456789"),
               200);
   }
 }

@@ -166,7 +166,7 @@ TEST(Bench, TargetsAreDrivenAndTheirSettingsRestored) {
   EXPECT_EQ(config["scheduler"]["name"], "NoScheduler");
 
   // A wrong token: the bench says which node refused what, and stops.
-  const auto wrong = dir.write("wrong.token", "nope\n");
+  const auto wrong = dir.write("wrong.token", "wrong-token-0123456789\n");
   const auto refused =
       run_command(bench_command({scenario.string(), "--out", (dir / "out2").string(), "--targets",
                                  targets, "--admin-token-file", wrong.string()}),

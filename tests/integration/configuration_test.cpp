@@ -101,14 +101,16 @@ TEST(Configuration, RestartOnlyKeysAreRefused) {
 
 TEST(Configuration, AdminTokenIsRequiredWhenConfigured) {
   temp_dir dir;
-  auto token = dir.write("token", "s3cret-token\n");
+  auto token = dir.write("token", "s3cret-token-0123456789\n");
   daemon_process node({"--admin-token-file", token.string()});
   EXPECT_EQ(http_get(node.port(), "/configuration").status, 401);
   EXPECT_EQ(http_get(node.port(), "/configuration", {{"Authorization", "Bearer wrong"}}).status,
             401);
-  EXPECT_EQ(http_get(node.port(), "/configuration", {{"Authorization", "s3cret-token"}}).status,
+  EXPECT_EQ(http_get(node.port(), "/configuration", {{"Authorization", "s3cret-token-0123456789"}})
+                .status,
             401);
-  auto ok = http_get(node.port(), "/configuration", {{"Authorization", "Bearer s3cret-token"}});
+  auto ok = http_get(node.port(), "/configuration",
+                     {{"Authorization", "Bearer s3cret-token-0123456789"}});
   EXPECT_EQ(ok.status, 200);
   EXPECT_EQ(
       http_request(node.port(), "POST", "/configuration", R"({"executor":{"queue":3}})").status,

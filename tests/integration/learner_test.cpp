@@ -103,7 +103,12 @@ TEST(Learner, WeightsAreExportedImportedAndValidated) {
   EXPECT_EQ(http_get(node.port(), "/act", {{"X-P2pfaas-Learning-State", "0,1"}}).status, 400);
   EXPECT_EQ(http_get(node.port(), "/act").status, 400);
 
-  reply reset = http_get(node.port(), "/learner/reset");
+  // Without an admin token a GET must not change state (any web page can send one).
+  reply refused = http_get(node.port(), "/learner/reset");
+  EXPECT_EQ(refused.status, 405) << refused.body;
+  EXPECT_EQ(refused.header("Allow"), "POST");
+  EXPECT_EQ(get_json(node.port(), "/learner/weights")["states"], table["states"]);
+  reply reset = post(node.port(), "/learner/reset", "");
   ASSERT_EQ(reset.status, 200) << reset.body;
   EXPECT_EQ(get_json(node.port(), "/learner/weights")["states"], json::object());
   EXPECT_EQ(get_json(node.port(), "/learner/stats")["table_states"], 0);
@@ -147,8 +152,9 @@ TEST(Learner, TrainTakesBatchesAndHeadersAndRefusesBadExperiences) {
   // All or nothing: eid 3 of the refused batch was not taken.
   EXPECT_EQ(get_json(node.port(), "/learner/stats")["eid_max_seen"], 2);
 
-  reply bad = http_get(node.port(), "/train",
-                       {{"X-P2pfaas-Learning-Eid", "5"}, {"X-P2pfaas-Learning-State", "0,0,9"}});
+  reply bad =
+      http_request(node.port(), "POST", "/train", "",
+                   {{"X-P2pfaas-Learning-Eid", "5"}, {"X-P2pfaas-Learning-State", "0,0,9"}});
   EXPECT_EQ(bad.status, 400);
   EXPECT_NE(bad.body.find("X-P2pfaas-Learning-State: must be a state"), std::string::npos);
   EXPECT_NE(bad.body.find("X-P2pfaas-Learning-Action: missing"), std::string::npos);
@@ -176,12 +182,13 @@ TEST(Learner, EveryLearnedDecisionIsNamedInHeadersThatTrainAcceptsBack) {
   }
   // The P2PFaaS way: the client computes the reward and sends the headers back.
   for (const auto& a : answers) {
-    reply r =
-        http_get(node.port(), "/train",
-                 {{"X-P2pfaas-Learning-Eid", a.header("X-P2pfaas-Scheduler-Learning-Eid")},
-                  {"X-P2pfaas-Learning-State", a.header("X-P2pfaas-Scheduler-Learning-State")},
-                  {"X-P2pfaas-Learning-Action", a.header("X-P2pfaas-Scheduler-Learning-Action")},
-                  {"X-P2pfaas-Learning-Reward", a.status == 200 ? "1" : "0"}});
+    // As a POST without a body: a GET that changes state needs the admin token (see below).
+    reply r = http_request(
+        node.port(), "POST", "/train", "",
+        {{"X-P2pfaas-Learning-Eid", a.header("X-P2pfaas-Scheduler-Learning-Eid")},
+         {"X-P2pfaas-Learning-State", a.header("X-P2pfaas-Scheduler-Learning-State")},
+         {"X-P2pfaas-Learning-Action", a.header("X-P2pfaas-Scheduler-Learning-Action")},
+         {"X-P2pfaas-Learning-Reward", a.status == 200 ? "1" : "0"}});
     ASSERT_EQ(r.status, 200) << r.body;
     EXPECT_EQ(json::parse(r.body)["accepted"], 1);
   }
@@ -282,7 +289,7 @@ TEST(Learner, ACorruptFileIsMovedAsideAndTheNodeStartsAfresh) {
   const auto args = with(learning, {"--data-dir", data.path().string()});
   daemon_process node(args);
   EXPECT_EQ(http_get(node.port(), "/health").status, 200);
-  EXPECT_NE(node.log().find("is unusable (not JSON); moved it to"), std::string::npos)
+  EXPECT_NE(node.log().find("is unusable (not valid JSON); moved it to"), std::string::npos)
       << node.log();
   std::vector<std::filesystem::path> aside;
   for (const auto& entry : std::filesystem::directory_iterator(data.path())) {
@@ -316,12 +323,22 @@ TEST(Learner, TheP2pfaasLearnerPortServesTheSameApi) {
 
 TEST(Learner, WithAnAdminTokenTheApiNeedsIt) {
   temp_dir secrets;
-  const auto token = secrets.write("admin.token", "s3cret\n");
+  const auto token = secrets.write("admin.token", "s3cret-0123456789\n");
   daemon_process node(with(learning, {"--admin-token-file", token.string()}));
   EXPECT_EQ(http_get(node.port(), "/learner/stats").status, 401);
   EXPECT_EQ(post(node.port(), "/train", "[]").status, 401);
-  EXPECT_EQ(http_get(node.port(), "/learner/stats", {{"Authorization", "Bearer s3cret"}}).status,
-            200);
+  const header_list auth{{"Authorization", "Bearer s3cret-0123456789"}};
+  EXPECT_EQ(http_get(node.port(), "/learner/stats", auth).status, 200);
+  // P2PFaaS's scripts change state with GET: served with the token (a page cannot add it).
+  EXPECT_EQ(http_get(node.port(), "/learner/reset").status, 401);
+  EXPECT_EQ(http_get(node.port(), "/learner/reset", auth).status, 200);
+  header_list experience = auth;
+  experience.insert(experience.end(), {{"X-P2pfaas-Learning-Eid", "1"},
+                                       {"X-P2pfaas-Learning-State", "0,0,0"},
+                                       {"X-P2pfaas-Learning-Action", "1"},
+                                       {"X-P2pfaas-Learning-Reward", "1"}});
+  reply trained = http_get(node.port(), "/train", experience);
+  EXPECT_EQ(trained.status, 200) << trained.body;
 }
 
 }  // namespace

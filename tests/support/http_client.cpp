@@ -43,10 +43,27 @@ reply http_request(std::uint16_t port, const std::string& method, const std::str
 reply http_request_to(const std::string& host, std::uint16_t port, const std::string& method,
                       const std::string& target, const std::string& body,
                       const header_list& headers, std::chrono::milliseconds timeout) {
+  return http_request_from({}, host, port, method, target, body, headers, timeout);
+}
+
+reply http_request_from(const std::string& source, const std::string& host, std::uint16_t port,
+                        const std::string& method, const std::string& target,
+                        const std::string& body, const header_list& headers,
+                        std::chrono::milliseconds timeout) {
   reply out;
   asio::io_context io;
   beast::tcp_stream stream(io);
   stream.expires_after(timeout);
+  if (!source.empty()) {
+    const auto from = asio::ip::make_address(source);
+    beast::error_code ec;
+    stream.socket().open(from.is_v6() ? tcp::v6() : tcp::v4(), ec);
+    if (!ec) stream.socket().bind(tcp::endpoint(from, 0), ec);
+    if (ec) {
+      out.error = "bind " + source + ": " + ec.message();
+      return out;
+    }
+  }
   beast::flat_buffer buffer;
   http::response_parser<http::string_body> parser;
   parser.body_limit(1ull << 31);

@@ -31,6 +31,13 @@ reply http_request_to(const std::string& host, std::uint16_t port, const std::st
                       const header_list& headers = {},
                       std::chrono::milliseconds timeout = std::chrono::seconds(20));
 
+// The same from a chosen local address (e.g. 127.0.0.2 or 127.0.0.3: every 127/8 address is
+// loopback on Linux), so a test can play two clients; "" = any.
+reply http_request_from(const std::string& source, const std::string& host, std::uint16_t port,
+                        const std::string& method, const std::string& target,
+                        const std::string& body = {}, const header_list& headers = {},
+                        std::chrono::milliseconds timeout = std::chrono::seconds(20));
+
 inline reply http_get(std::uint16_t port, const std::string& target,
                       const header_list& headers = {}) {
   return http_request(port, "GET", target, {}, headers);

@@ -48,6 +48,7 @@ TEST(Defaults, MatchTheDocumentedValues) {
   EXPECT_EQ(value.http.max_header_bytes, 16384);
   EXPECT_EQ(value.http.read_timeout_seconds, 30);
   EXPECT_EQ(value.http.max_connections, 4096);
+  EXPECT_EQ(value.http.body_budget_bytes, 134217728);
   EXPECT_EQ(value.executor.queue, 64);
   EXPECT_EQ(value.executor.timeout_seconds, 30);
   EXPECT_EQ(value.executor.memory_limit_mb, 512);
@@ -147,8 +148,8 @@ INSTANTIATE_TEST_SUITE_P(
                   "http.max_body_bytes: must be <= 1073741824 (got 1073741825)"},
         rule_case{{{"http", {{"max_header_bytes", 1023}}}},
                   "http.max_header_bytes: must be >= 1024 (got 1023)"},
-        rule_case{{{"http", {{"max_header_bytes", 1048577}}}},
-                  "http.max_header_bytes: must be <= 1048576 (got 1048577)"},
+        rule_case{{{"http", {{"max_header_bytes", 65536}}}},
+                  "http.max_header_bytes: must be <= 65535 (got 65536)"},
         rule_case{{{"http", {{"read_timeout_seconds", 0}}}},
                   "http.read_timeout_seconds: must be > 0 (got 0)"},
         rule_case{{{"http", {{"read_timeout_seconds", 3601}}}},
@@ -157,6 +158,13 @@ INSTANTIATE_TEST_SUITE_P(
                   "http.max_connections: must be >= 1 (got 0)"},
         rule_case{{{"http", {{"max_connections", 1000001}}}},
                   "http.max_connections: must be <= 1000000 (got 1000001)"},
+        rule_case{{{"http", {{"body_budget_bytes", 1048575}}}},
+                  "http.body_budget_bytes: must be >= 1048576 (got 1048575)"},
+        rule_case{{{"http", {{"body_budget_bytes", 68719476737}}}},
+                  "http.body_budget_bytes: must be <= 68719476736 (got 68719476737)"},
+        rule_case{{{"http", {{"max_body_bytes", 2097152}, {"body_budget_bytes", 2097151}}}},
+                  "http.body_budget_bytes: must be >= http.max_body_bytes (2097152), got 2097151: "
+                  "a body the node allows could never be held"},
         rule_case{{{"executor", {{"slots", 0}}}}, "executor.slots: must be >= 1 (got 0)"},
         rule_case{{{"executor", {{"slots", 4097}}}}, "executor.slots: must be <= 4096 (got 4097)"},
         rule_case{{{"executor", {{"queue", -1}}}}, "executor.queue: must be >= 0 (got -1)"},
@@ -275,14 +283,16 @@ TEST(Validation, BoundsAreInclusive) {
         {"drain_timeout_seconds", 3600}}},
       {"http",
        {{"max_body_bytes", 1073741824},
-        {"max_header_bytes", 1024},
+        {"max_header_bytes", 65535},
         {"read_timeout_seconds", 3600},
-        {"max_connections", 1000000}}},
+        {"max_connections", 1000000},
+        {"body_budget_bytes", 68719476736}}},
       {"executor",
        {{"slots", 4096},
         {"queue", 0},
         {"timeout_seconds", 86400},
         {"memory_limit_mb", 1048576},
+        {"memory_budget_mb", 1048576},
         {"keep_alive_seconds", 86400},
         {"cold_start_ms", 600000},
         {"per_call_overhead_ms", 600000}}},
@@ -309,7 +319,11 @@ TEST(Validation, BoundsAreInclusive) {
   EXPECT_EQ(rendered(apply(edges)), std::vector<std::string>{});
 
   const json lows = {{"node", {{"id", "a"}, {"io_threads", 0}, {"drain_timeout_seconds", 0}}},
-                     {"http", {{"max_body_bytes", 1}, {"max_connections", 1}}},
+                     {"http",
+                      {{"max_body_bytes", 1},
+                       {"max_header_bytes", 1024},
+                       {"max_connections", 1},
+                       {"body_budget_bytes", 1048576}}},
                      {"executor",
                       {{"slots", 1},
                        {"memory_limit_mb", 1},
@@ -606,8 +620,8 @@ TEST(Messages, LongValuesAreCut) {
 config every_field_changed() {
   config value = defaults();
   value.node = {"n-1", "127.0.0.1:0", "[::1]:9", "/var/lib/p", "g", 3, 2.5};
-  value.http = {1234, 2048, 1.5, 10};
-  value.executor = {3, 5, 7.5, 9, 11, 0.5, 0.25, 42};
+  value.http = {1234, 2048, 1.5, 10, 2097152};
+  value.executor = {3, 5, 7.5, 9, 2048, false, 11, 0.5, 0.25, 42};
   value.cluster = {
       {"a:1", "b:2"}, "/k", 0.3, 0.15, 2, 5, 3, 5, 0.25, 4, 20, 2, 30, 10, 0.1, 64, 2, 3};
   value.admin = {"/t"};
@@ -624,8 +638,8 @@ TEST(ToJson, WritesEveryKey) {
   const json doc = to_json(every_field_changed());
   EXPECT_EQ(doc.size(), 10U);
   EXPECT_EQ(doc["node"].size(), 7U);
-  EXPECT_EQ(doc["http"].size(), 4U);
-  EXPECT_EQ(doc["executor"].size(), 8U);
+  EXPECT_EQ(doc["http"].size(), 5U);
+  EXPECT_EQ(doc["executor"].size(), 10U);
   EXPECT_EQ(doc["cluster"].size(), 18U);
   EXPECT_EQ(doc["admin"].size(), 1U);
   EXPECT_EQ(doc["scheduler"].size(), 3U);

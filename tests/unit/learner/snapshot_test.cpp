@@ -79,7 +79,7 @@ TEST(Snapshot, EncodesAndDecodesEverything) {
 TEST(Snapshot, RefusesWhatItDidNotWrite) {
   json good = json::parse(encode(sample()));
   auto error_of = [](const json& doc) { return decode(doc.dump()).error; };
-  EXPECT_EQ(decode("{\"format\":1,").error, "not JSON");
+  EXPECT_EQ(decode("{\"format\":1,").error, "not valid JSON");
   EXPECT_EQ(decode("[]").error, "not a JSON object");
   json bad = good;
   bad["format"] = 2;
@@ -120,7 +120,7 @@ TEST(LearnerFile, ACorruptFileIsMovedAsideIntact) {
   dir.write("learner.json", text);
   loaded_file broken = load_file(file);
   ASSERT_EQ(broken.what, loaded_file::status::unusable);
-  EXPECT_EQ(broken.error, "not JSON");
+  EXPECT_EQ(broken.error, "not valid JSON");
 
   std::string error;
   auto aside = set_aside(file, "corrupt", error);
@@ -143,6 +143,38 @@ TEST(LearnerFile, AnUnwritablePlaceIsReportedNotThrown) {
   const std::string error = save_file(dir / "missing-dir" / "learner.json", sample());
   EXPECT_NE(error.find("cannot write"), std::string::npos) << error;
   EXPECT_NE(error.find("No such file or directory"), std::string::npos) << error;
+}
+
+TEST(Snapshot, ADeeplyNestedFileIsRefusedNotACrash) {
+  const std::size_t levels = 100000;
+  const std::string text =
+      R"({"format":1,"weights":)" + std::string(levels, '[') + std::string(levels, ']') + "}";
+  EXPECT_EQ(decode(text).error, "JSON nested deeper than 64 levels");
+}
+
+TEST(Snapshot, ATableFullOfMistakesListsTwentyAndCountsTheRest) {
+  json states = json::object();
+  for (int i = 0; i < 10000; ++i) states["bad" + std::to_string(i)] = {0, 0, 0, 0};
+  states[std::string(1 << 20, 'k')] = {0, 0, 0, 0};
+  json bad_values = json::array();
+  for (int i = 0; i < 100000; ++i) bad_values.push_back("x");
+  states["0,0,0"] = {bad_values, 0, 0, 0};
+  const table_result read = weights_from_json({{"states", states}}, config::learner_section{});
+  EXPECT_FALSE(read.table);
+  EXPECT_EQ(read.errors.size(), 20U);
+  EXPECT_EQ(read.errors.size() + read.more_errors, 10002U);
+  std::size_t total = 0;
+  for (const auto& e : read.errors) {
+    EXPECT_LT(e.size(), 300U) << e.substr(0, 300);
+    total += e.size();
+  }
+  EXPECT_LT(total, 20U * 300U);
+  // The huge key and the huge value are among the first listed (the keys are sorted): cut short.
+  const table_result huge = weights_from_json(
+      {{"states", {{std::string(1 << 20, 'k'), {0, 0, 0, 0}}, {"0,0,0", {bad_values, 0, 0, 0}}}}},
+      config::learner_section{});
+  ASSERT_EQ(huge.errors.size(), 2U);
+  for (const auto& e : huge.errors) EXPECT_LT(e.size(), 300U) << e.substr(0, 300);
 }
 
 }  // namespace

@@ -60,7 +60,7 @@ class Builtins : public ::testing::Test {
     const auto* body = registry_.find(call.function);
     EXPECT_NE(body, nullptr) << call.function;
     if (body == nullptr) return {};
-    function_context context{std::move(stop), data_dir_, memory_limit_mb_, rng_};
+    function_context context{std::move(stop), data_dir_, memory_limit_mb_, rng_, budget_};
     return (*body)(call, context);
   }
 
@@ -98,6 +98,7 @@ class Builtins : public ::testing::Test {
   std::filesystem::path root_;
   std::filesystem::path data_dir_;
   int memory_limit_mb_ = 64;
+  memory_budget* budget_ = nullptr;
   std::mt19937_64 rng_{12345};
 };
 
@@ -312,6 +313,18 @@ TEST_F(Builtins, MemoryRefusesMoreThanTheLimit) {
   EXPECT_NE(json::parse(result.body).value("message", "").find("16"), std::string::npos);
 }
 
+TEST_F(Builtins, MemoryTakesItsBlockFromTheNodeBudget) {
+  memory_budget budget(std::uint64_t{12} << 20);
+  budget_ = &budget;
+  auto held_elsewhere = budget.try_reserve(std::uint64_t{6} << 20);
+  const auto refused = run(make_call("memory", {{"mb", "8"}}));
+  EXPECT_EQ(refused.status, 429) << refused.body;
+  EXPECT_EQ(json::parse(refused.body).value("code", ""), "memory_budget");
+  EXPECT_EQ(budget.held(), std::uint64_t{6} << 20);
+  run_ok(make_call("memory", {{"mb", "6"}}));
+  EXPECT_EQ(budget.held(), std::uint64_t{6} << 20);  // given back when the call returned
+}
+
 TEST_F(Builtins, MemoryRejectsBadParameters) {
   expect_bad_parameter(make_call("memory"), "mb");
   expect_bad_parameter(make_call("memory", {{"mb", "0"}}), "mb");
@@ -389,6 +402,62 @@ TEST_F(Builtins, VerifyRejectsBadParameters) {
   expect_bad_parameter(
       make_call("verify", {}, R"({"payload":"p","key":5,"signature":"00"})", "application/json"),
       "key");
+}
+
+// {"<name>":[[[...]]]}: 100,000 levels, as in issue 15. Showing the value in an error message
+// used to recurse once per level and overflow the stack.
+std::string deeply_nested(const std::string& name) {
+  constexpr std::size_t levels = 100000;
+  return "{\"" + name + "\":" + std::string(levels, '[') + std::string(levels, ']') + "}";
+}
+
+TEST_F(Builtins, DeeplyNestedJsonIs400NotACrash) {
+  for (const auto& [function, parameter] : std::vector<std::pair<std::string, std::string>>{
+           {"compute", "n"}, {"sleep", "ms"}, {"memory", "mb"}, {"io", "kb"}, {"verify", "key"}}) {
+    for (const std::string content_type : {"application/json", ""}) {
+      const auto result = run(make_call(function, {}, deeply_nested(parameter), content_type));
+      EXPECT_EQ(result.status, 400) << function << " " << result.body.substr(0, 200);
+      EXPECT_LT(result.body.size(), 400u) << function;
+    }
+  }
+  // echo never reads its payload: it answers it unchanged.
+  const std::string body = deeply_nested("n");
+  const auto echoed = run(make_call("echo", {}, body, "application/json"));
+  EXPECT_EQ(echoed.status, 200);
+  EXPECT_EQ(echoed.body, body);
+}
+
+TEST_F(Builtins, ParametersAreCheckedWithoutDoingTheWork) {
+  const auto start = clock::now();
+  EXPECT_FALSE(check_builtin_parameters(make_call("sleep", {{"ms", "600000"}}), 64));
+  EXPECT_LT(clock::now() - start, 1s);  // read, not slept
+  EXPECT_FALSE(check_builtin_parameters(make_call("compute", {{"n", "100000000"}}), 64));
+  EXPECT_FALSE(check_builtin_parameters(make_call("memory", {{"mb", "64"}}), 64));
+  EXPECT_FALSE(check_builtin_parameters(make_call("echo", {}, "{nope", "application/json"), 64));
+  EXPECT_FALSE(check_builtin_parameters(
+      make_call("verify", {{"key", "k"}, {"signature", rfc4231_hmac}}, "x"), 64));
+  // A refusal is the answer the body gives.
+  const invocation bad = make_call("memory", {{"mb", "65"}});
+  const auto refused = check_builtin_parameters(bad, 64);
+  ASSERT_TRUE(refused);
+  memory_limit_mb_ = 64;
+  const auto answered = run(bad);
+  EXPECT_EQ(refused->status, answered.status);
+  EXPECT_EQ(refused->body, answered.body);
+  const auto nested = check_builtin_parameters(
+      make_call("compute", {}, deeply_nested("n"), "application/json"), 64);
+  ASSERT_TRUE(nested);
+  EXPECT_EQ(nested->status, 400);
+  EXPECT_NE(nested->body.find("nested deeper than 64 levels"), std::string::npos) << nested->body;
+}
+
+TEST_F(Builtins, AValueInAnErrorMessageIsCutShort) {
+  std::string big = "[1";
+  for (int i = 0; i < 50000; ++i) big += ",1";
+  big += "]";
+  const auto result = run(make_call("compute", {}, R"({"n":)" + big + "}", "application/json"));
+  EXPECT_EQ(result.status, 400);
+  EXPECT_LT(result.body.size(), 400u) << result.body.substr(0, 400);
 }
 
 }  // namespace

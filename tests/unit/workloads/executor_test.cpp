@@ -318,6 +318,110 @@ TEST_F(Executor, QueueIsFifo) {
   EXPECT_GT(done_.get(5).queue_wait, std::chrono::nanoseconds::zero());
 }
 
+invocation call_from(std::string source, std::string payload, std::string function = "hold") {
+  invocation call = make_call(std::move(function), std::move(payload));
+  call.source = std::move(source);
+  return call;
+}
+
+TEST_F(Executor, AFullQueueRefusesTheHeaviestSourceFirst) {
+  auto& pool = make(limits(1, 3));
+  pool.submit(call_from("10.0.0.1", "a0"), far_deadline(), done_.on(0));
+  ASSERT_TRUE(gate_.wait_entered(1));
+  for (int i = 1; i <= 3; ++i)
+    pool.submit(call_from("10.0.0.1", "a" + std::to_string(i)), far_deadline(), done_.on(i));
+  // The heavy client gets no more room...
+  pool.submit(call_from("10.0.0.1", "a4"), far_deadline(), done_.on(4));
+  ASSERT_EQ(done_.count(4), 1u);
+  EXPECT_EQ(done_.get(4).outcome, outcome::full);
+  // ...but another client takes the place of its newest queued call.
+  pool.submit(call_from("10.0.0.2", "b0"), far_deadline(), done_.on(10));
+  ASSERT_EQ(done_.count(3), 1u);
+  EXPECT_EQ(done_.get(3).outcome, outcome::full);
+  EXPECT_EQ(done_.get(3).result.status, 429);
+  EXPECT_EQ(done_.count(10), 0u);
+  EXPECT_EQ(pool.fair_evictions(), 1u);
+  gate_.release();
+  ASSERT_TRUE(done_.wait_total(6));
+  EXPECT_EQ(done_.get(10).outcome, outcome::completed);
+  // The light client's call ran before the heavy client's backlog.
+  EXPECT_EQ(gate_.order(), (std::vector<std::string>{"a0", "b0", "a1", "a2"}));
+}
+
+TEST_F(Executor, EvictionEvensSharesButNeverSwapsWhoIsHeavier) {
+  auto& pool = make(limits(1, 3));
+  pool.submit(call_from("10.0.0.1", "a0"), far_deadline(), done_.on(0));
+  ASSERT_TRUE(gate_.wait_entered(1));
+  for (int i = 1; i <= 3; ++i)
+    pool.submit(call_from("10.0.0.1", "a" + std::to_string(i)), far_deadline(), done_.on(i));
+  // a holds 4, b 0: b's first call takes a3's place (3 against 1), its second a2's (2 against
+  // 2); its third would make b the heavier one, so it is refused.
+  for (int i = 10; i <= 12; ++i)
+    pool.submit(call_from("10.0.0.2", "b" + std::to_string(i)), far_deadline(), done_.on(i));
+  EXPECT_EQ(done_.count(3), 1u);
+  EXPECT_EQ(done_.count(2), 1u);
+  EXPECT_EQ(done_.count(1), 0u);
+  ASSERT_EQ(done_.count(12), 1u);
+  EXPECT_EQ(done_.get(12).outcome, outcome::full);
+  EXPECT_EQ(pool.fair_evictions(), 2u);
+  gate_.release();
+  ASSERT_TRUE(done_.wait_total(7));
+}
+
+TEST_F(Executor, OneSourceKeepsPlainFifoAdmission) {
+  auto& pool = make(limits(1, 2));
+  for (int i = 0; i < 3; ++i) {
+    pool.submit(call_from("10.0.0.1", std::to_string(i)), far_deadline(), done_.on(i));
+    if (i == 0) {
+      ASSERT_TRUE(gate_.wait_entered(1));
+    }
+  }
+  pool.submit(call_from("10.0.0.1", "3"), far_deadline(), done_.on(3));
+  ASSERT_EQ(done_.count(3), 1u);
+  EXPECT_EQ(done_.get(3).outcome, outcome::full);
+  gate_.release();
+  ASSERT_TRUE(done_.wait_total(4));
+  EXPECT_EQ(gate_.order(), (std::vector<std::string>{"0", "1", "2"}));
+  EXPECT_EQ(pool.fair_evictions(), 0u);
+}
+
+TEST_F(Executor, FairSourcesOffIsFirstComeFirstServed) {
+  auto config = limits(1, 2);
+  config.fair_sources = false;
+  auto& pool = make(config);
+  pool.submit(call_from("10.0.0.1", "a0"), far_deadline(), done_.on(0));
+  ASSERT_TRUE(gate_.wait_entered(1));
+  pool.submit(call_from("10.0.0.1", "a1"), far_deadline(), done_.on(1));
+  pool.submit(call_from("10.0.0.1", "a2"), far_deadline(), done_.on(2));
+  pool.submit(call_from("10.0.0.2", "b0"), far_deadline(), done_.on(10));
+  ASSERT_EQ(done_.count(10), 1u);
+  EXPECT_EQ(done_.get(10).outcome, outcome::full);
+  gate_.release();
+  ASSERT_TRUE(done_.wait_total(4));
+  EXPECT_EQ(gate_.order(), (std::vector<std::string>{"a0", "a1", "a2"}));
+}
+
+TEST_F(Executor, SharesAreGivenBackOnTimeoutAndShutdown) {
+  auto& pool = make(limits(1, 4));
+  pool.submit(call_from("10.0.0.1", "a0", "until_stop"), far_deadline(), done_.on(0));
+  ASSERT_TRUE(gate_.wait_entered(1));
+  // Two queued calls of the heavy client time out while queued: it then holds one call.
+  pool.submit(call_from("10.0.0.1", "a1", "until_stop"), clock::now() + 1ms, done_.on(1));
+  pool.submit(call_from("10.0.0.1", "a2", "until_stop"), clock::now() + 1ms, done_.on(2));
+  ASSERT_TRUE(done_.wait_for(1));
+  ASSERT_TRUE(done_.wait_for(2));
+  for (int i = 3; i <= 6; ++i)
+    pool.submit(call_from("10.0.0.2", "b" + std::to_string(i), "until_stop"), far_deadline(),
+                done_.on(i));
+  // b's calls fill the queue; a's next call finds a heavier b and takes its newest place.
+  pool.submit(call_from("10.0.0.1", "a7", "until_stop"), far_deadline(), done_.on(7));
+  ASSERT_EQ(done_.count(6), 1u);
+  EXPECT_EQ(done_.get(6).outcome, outcome::full);
+  pool.shutdown();
+  ASSERT_TRUE(done_.wait_total(8));
+  EXPECT_EQ(done_.get(7).outcome, outcome::shut_down);
+}
+
 TEST_F(Executor, FullCompletesSynchronouslyWith429) {
   auto& pool = make(limits(1, 1));
   pool.submit(make_call("hold"), far_deadline(), done_.on(0));
@@ -711,6 +815,29 @@ TEST_F(Executor, TimeoutsRacingRunningBodiesCompleteOnce) {
   ASSERT_TRUE(eventually([&] { return pool.pending() == 0; }));
   pool.shutdown();
   for (int id = 0; id < total; ++id) ASSERT_EQ(completions[static_cast<std::size_t>(id)], 1) << id;
+}
+
+TEST_F(Executor, TheMemoryBudgetIsSharedByEveryRunningCall) {
+  auto config = limits(3, 0);
+  config.memory_limit_mb = 8;
+  config.memory_budget_bytes = std::uint64_t{12} << 20;
+  registry_.add("reserve", [this](const invocation& call, function_context& ctx) {
+    auto held = ctx.memory_budget->try_reserve(std::uint64_t{8} << 20);
+    if (!held) return function_result{429, "refused", "text/plain"};
+    return gate_.hold()(call, ctx);
+  });
+  auto& pool = make(config);
+  pool.submit(make_call("reserve", "first"), far_deadline(), done_.on(0));
+  ASSERT_TRUE(gate_.wait_entered(1));
+  EXPECT_EQ(pool.memory().held(), std::uint64_t{8} << 20);
+  pool.submit(make_call("reserve", "second"), far_deadline(), done_.on(1));
+  ASSERT_TRUE(done_.wait_for(1));
+  EXPECT_EQ(done_.get(1).result.status, 429);
+  EXPECT_EQ(pool.memory().refused(), 1u);
+  gate_.release();
+  ASSERT_TRUE(done_.wait_for(0));
+  EXPECT_EQ(done_.get(0).result.status, 200);
+  EXPECT_TRUE(eventually([&] { return pool.memory().held() == 0; }));
 }
 
 TEST(ExecutorOutcome, NamesAreTheErrorCodes) {
