@@ -45,20 +45,6 @@ boost::system::error_code make_error_code(request_error e) {
   return {static_cast<int>(e), request_error_category()};
 }
 
-bool body_budget::try_reserve(std::uint64_t bytes) {
-  // A compare-exchange rather than add-then-check: held() never shows more than the limit, and
-  // a refused reservation never makes another one fail.
-  std::uint64_t held = held_.load(std::memory_order_relaxed);
-  const std::uint64_t limit = limit_.load(std::memory_order_relaxed);
-  do {
-    if (bytes > limit || held > limit - bytes) {
-      refused_.fetch_add(1, std::memory_order_relaxed);
-      return false;
-    }
-  } while (!held_.compare_exchange_weak(held, held + bytes, std::memory_order_relaxed));
-  return true;
-}
-
 request_parser::request_parser(std::uint32_t header_limit, std::uint64_t body_limit,
                                body_budget* budget)
     : header_limit_(std::min(header_limit, max_header_limit)),
@@ -69,12 +55,12 @@ request_parser::request_parser(std::uint32_t header_limit, std::uint64_t body_li
 }
 
 request_parser::~request_parser() {
-  if (budget_ && charged_) budget_->release(charged_);
+  if (budget_ && charged_) budget_->give_back(charged_);
 }
 
 void request_parser::discard() {
   std::string().swap(req_.body());
-  if (budget_ && charged_) budget_->release(charged_);
+  if (budget_ && charged_) budget_->give_back(charged_);
   charged_ = 0;
 }
 
@@ -90,7 +76,7 @@ bool request_parser::ensure_capacity(std::uint64_t needed, error_code& ec) {
   // the capacity, which is what the node holds.
   const std::uint64_t doubled = std::max<std::uint64_t>(needed, 2 * charged_);
   const std::uint64_t want = std::max(needed, std::min(doubled, body_limit_));
-  if (budget_ && !budget_->try_reserve(want - charged_)) {
+  if (budget_ && !budget_->try_take(want - charged_)) {
     ec = request_error::body_budget;
     return false;
   }
@@ -98,7 +84,7 @@ bool request_parser::ensure_capacity(std::uint64_t needed, error_code& ec) {
     if (want > body.max_size()) throw std::length_error("body too large");
     body.reserve(static_cast<std::size_t>(want));
   } catch (const std::exception&) {
-    if (budget_) budget_->release(want - charged_);
+    if (budget_) budget_->give_back(want - charged_);
     ec = request_error::out_of_memory;
     return false;
   }

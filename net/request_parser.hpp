@@ -17,6 +17,7 @@
 #include <system_error>
 #include <type_traits>
 
+#include "config/byte_budget.hpp"
 #include "net/http.hpp"
 
 namespace p2pfaas::net {
@@ -34,25 +35,8 @@ enum class request_error {
 const boost::system::error_category& request_error_category();
 boost::system::error_code make_error_code(request_error e);
 
-// Bytes of request bodies held by all connections of a server, against one limit. Reservations
-// are made before the bytes are read, so the limit is never exceeded, not even briefly.
-class body_budget {
- public:
-  explicit body_budget(std::uint64_t limit) : limit_(limit) {}
-
-  bool try_reserve(std::uint64_t bytes);
-  void release(std::uint64_t bytes) { held_.fetch_sub(bytes, std::memory_order_relaxed); }
-
-  void set_limit(std::uint64_t limit) { limit_.store(limit, std::memory_order_relaxed); }
-  std::uint64_t limit() const { return limit_.load(std::memory_order_relaxed); }
-  std::uint64_t held() const { return held_.load(std::memory_order_relaxed); }
-  std::uint64_t refused() const { return refused_.load(std::memory_order_relaxed); }
-
- private:
-  std::atomic<std::uint64_t> limit_;
-  std::atomic<std::uint64_t> held_{0};
-  std::atomic<std::uint64_t> refused_{0};
-};
+// Bytes of request bodies held by all connections of a server, against one limit.
+using body_budget = config::byte_budget;
 
 // Parses one request into a `request`. Differences from beast::http::request_parser:
 // - trailer fields are counted against the header limit and then dropped, never merged into the

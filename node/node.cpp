@@ -575,7 +575,7 @@ void node::add_metrics() {
       "Function memory held by running calls, and the executor.memory_budget_mb.", [this] {
         const auto& budget = executor_->memory();
         return std::vector<sample>{{{{"kind", "held"}}, static_cast<double>(budget.held())},
-                                   {{{"kind", "budget"}}, static_cast<double>(budget.capacity())}};
+                                   {{{"kind", "budget"}}, static_cast<double>(budget.limit())}};
       });
   metrics_.computed(
       "p2pfaas_function_memory_refused_total", "counter",

@@ -449,7 +449,7 @@ function_result memory_body(const invocation& call, function_context& ctx) {
   const auto bytes = static_cast<std::size_t>(mb) << 20;
   // Held until the block is freed (declared first, destroyed last): what every slot holds at
   // once stays under the node's budget, not only what one call holds.
-  memory_budget::reservation reserved;
+  config::byte_budget::reservation reserved;
   if (ctx.memory_budget) {
     reserved = ctx.memory_budget->try_reserve(bytes);
     if (!reserved) {
@@ -457,7 +457,7 @@ function_result memory_body(const invocation& call, function_context& ctx) {
                           "memory: " + std::to_string(mb) +
                               " MiB does not fit in what is left of the node's "
                               "executor.memory_budget_mb (" +
-                              std::to_string(ctx.memory_budget->capacity() >> 20) + " MiB, " +
+                              std::to_string(ctx.memory_budget->limit() >> 20) + " MiB, " +
                               std::to_string(ctx.memory_budget->held() >> 20) +
                               " MiB held); retry later");
     }

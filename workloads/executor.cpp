@@ -189,7 +189,7 @@ void executor::set_limits(const executor_limits& limits) {
     std::lock_guard lock(mu_);
     if (updated.seed != limits_.seed) seed_base_ = updated.seed != 0 ? updated.seed : random_seed();
     limits_ = std::move(updated);
-    memory_budget_.set_capacity(limits_.memory_budget_bytes);
+    memory_budget_.set_limit(limits_.memory_budget_bytes);
     if (limits_.data_dir != *data_dir_) {
       data_dir_ = std::make_shared<const std::filesystem::path>(limits_.data_dir);
     }

@@ -112,7 +112,7 @@ class executor {
   std::size_t pending() const;                // running + queued
   // Queued calls refused in favour of a lighter source's call (see submit).
   std::uint64_t fair_evictions() const { return fair_evictions_.load(std::memory_order_relaxed); }
-  const workloads::memory_budget& memory() const { return memory_budget_; }
+  const config::byte_budget& memory() const { return memory_budget_; }
 
   // Refuses new calls, completes queued and running calls with shut_down, requests stop on the
   // running bodies and joins every thread (so it waits for those bodies to return). Idempotent.
@@ -172,7 +172,7 @@ class executor {
   // Sources holding a call; element addresses are stable, so a job keeps a pointer to its own.
   std::unordered_map<std::string, source_share> sources_;
   std::atomic<std::uint64_t> fair_evictions_{0};
-  workloads::memory_budget memory_budget_;
+  config::byte_budget memory_budget_;
   std::deque<std::shared_ptr<job>> ready_;            // holds a slot, waiting for a worker
   std::unordered_set<std::shared_ptr<job>> running_;  // taken by a worker
   std::multimap<clock::time_point, std::shared_ptr<job>> timers_;

@@ -10,7 +10,7 @@
 #include <utility>
 #include <vector>
 
-#include "workloads/memory_budget.hpp"
+#include "config/byte_budget.hpp"
 
 namespace p2pfaas::workloads {
 
@@ -41,7 +41,7 @@ struct function_context {
   std::mt19937_64& rng;  // per worker thread, so bodies need no locking to draw from it
   // The node's budget for function memory (executor.memory_budget_mb): a body reserves what it
   // allocates first. Null in contexts that have none (then only memory_limit_mb applies).
-  workloads::memory_budget* memory_budget = nullptr;
+  config::byte_budget* memory_budget = nullptr;
 };
 
 using function_body = std::function<function_result(const invocation&, function_context&)>;

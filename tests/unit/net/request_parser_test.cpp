@@ -107,17 +107,17 @@ TEST(RequestParser, ReserveBodyRefusesWhatDoesNotFit) {
 
 TEST(BodyBudget, NeverHoldsMoreThanItsLimit) {
   body_budget budget(10);
-  EXPECT_TRUE(budget.try_reserve(10));
-  EXPECT_FALSE(budget.try_reserve(1));
-  budget.release(4);
-  EXPECT_FALSE(budget.try_reserve(5));
-  EXPECT_TRUE(budget.try_reserve(4));
+  EXPECT_TRUE(budget.try_take(10));
+  EXPECT_FALSE(budget.try_take(1));
+  budget.give_back(4);
+  EXPECT_FALSE(budget.try_take(5));
+  EXPECT_TRUE(budget.try_take(4));
   EXPECT_EQ(budget.held(), 10u);
   budget.set_limit(5);  // lowered below what is held: nothing more until enough is released
-  budget.release(7);
-  EXPECT_FALSE(budget.try_reserve(3));
-  EXPECT_TRUE(budget.try_reserve(2));
-  EXPECT_FALSE(budget.try_reserve(std::numeric_limits<std::uint64_t>::max()));
+  budget.give_back(7);
+  EXPECT_FALSE(budget.try_take(3));
+  EXPECT_TRUE(budget.try_take(2));
+  EXPECT_FALSE(budget.try_take(std::numeric_limits<std::uint64_t>::max()));
 }
 
 TEST(Framing, AcceptsPlainRequests) {

@@ -98,7 +98,7 @@ class Builtins : public ::testing::Test {
   std::filesystem::path root_;
   std::filesystem::path data_dir_;
   int memory_limit_mb_ = 64;
-  memory_budget* budget_ = nullptr;
+  config::byte_budget* budget_ = nullptr;
   std::mt19937_64 rng_{12345};
 };
 
@@ -314,7 +314,7 @@ TEST_F(Builtins, MemoryRefusesMoreThanTheLimit) {
 }
 
 TEST_F(Builtins, MemoryTakesItsBlockFromTheNodeBudget) {
-  memory_budget budget(std::uint64_t{12} << 20);
+  config::byte_budget budget(std::uint64_t{12} << 20);
   budget_ = &budget;
   auto held_elsewhere = budget.try_reserve(std::uint64_t{6} << 20);
   const auto refused = run(make_call("memory", {{"mb", "8"}}));

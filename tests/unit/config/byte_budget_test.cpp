@@ -1,4 +1,4 @@
-#include "workloads/memory_budget.hpp"
+#include "config/byte_budget.hpp"
 
 #include <gtest/gtest.h>
 
@@ -7,11 +7,11 @@
 #include <thread>
 #include <vector>
 
-namespace p2pfaas::workloads {
+namespace p2pfaas::config {
 namespace {
 
-TEST(MemoryBudget, ReservesAllOrNothingAndGivesBackOnDestruction) {
-  memory_budget budget(100);
+TEST(ByteBudget, ReservesAllOrNothingAndGivesBackOnDestruction) {
+  byte_budget budget(100);
   {
     auto first = budget.try_reserve(60);
     ASSERT_TRUE(first);
@@ -26,17 +26,17 @@ TEST(MemoryBudget, ReservesAllOrNothingAndGivesBackOnDestruction) {
   EXPECT_EQ(budget.held(), 0u);
 }
 
-TEST(MemoryBudget, AHugeRequestDoesNotWrapAround) {
-  memory_budget budget(100);
+TEST(ByteBudget, AHugeRequestDoesNotWrapAround) {
+  byte_budget budget(100);
   auto held = budget.try_reserve(50);
   EXPECT_FALSE(budget.try_reserve(UINT64_MAX));
   EXPECT_FALSE(budget.try_reserve(UINT64_MAX - 20));
   EXPECT_EQ(budget.held(), 50u);
 }
 
-TEST(MemoryBudget, MovedReservationsReleaseOnce) {
-  memory_budget budget(10);
-  memory_budget::reservation outer;
+TEST(ByteBudget, MovedReservationsReleaseOnce) {
+  byte_budget budget(10);
+  byte_budget::reservation outer;
   {
     auto inner = budget.try_reserve(7);
     outer = std::move(inner);
@@ -47,18 +47,18 @@ TEST(MemoryBudget, MovedReservationsReleaseOnce) {
   EXPECT_EQ(budget.held(), 0u);
 }
 
-TEST(MemoryBudget, ASmallerCapacityRefusesNewReservationsOnly) {
-  memory_budget budget(100);
+TEST(ByteBudget, ALowerLimitRefusesNewReservationsOnly) {
+  byte_budget budget(100);
   auto held = budget.try_reserve(80);
-  budget.set_capacity(50);
+  budget.set_limit(50);
   EXPECT_EQ(budget.held(), 80u);
   EXPECT_FALSE(budget.try_reserve(1));
   held.release();
   EXPECT_TRUE(budget.try_reserve(50));
 }
 
-TEST(MemoryBudget, ConcurrentReservationsNeverExceedTheCapacity) {
-  memory_budget budget(1000);
+TEST(ByteBudget, ConcurrentReservationsNeverExceedTheCapacity) {
+  byte_budget budget(1000);
   std::atomic<bool> over{false};
   std::vector<std::thread> threads;
   for (int t = 0; t < 4; ++t) {
@@ -75,4 +75,4 @@ TEST(MemoryBudget, ConcurrentReservationsNeverExceedTheCapacity) {
 }
 
 }  // namespace
-}  // namespace p2pfaas::workloads
+}  // namespace p2pfaas::config
