@@ -649,6 +649,11 @@ TEST_F(HttpServerTest, ConnectionLimitFollowsTheOpenFileLimit) {
 }
 
 TEST_F(HttpServerTest, OutOfDescriptorsClientsGet503InsteadOfWaiting) {
+#ifdef __SANITIZE_ADDRESS__
+  // The sanitizers' own checks need descriptors (UBSan's vptr check opens a pipe to probe
+  // memory), so with none left they report false errors. The release build runs this test.
+  GTEST_SKIP() << "needs every descriptor; not under the sanitizers";
+#endif
   const rlim_t soft = open_descriptors() + reserved_descriptors + 40;
   open_file_limit_guard lowered(soft);
   ASSERT_TRUE(lowered.ok());
