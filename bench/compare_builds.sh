@@ -39,13 +39,8 @@ start_daemon new "$new"
 old_port=$(port_of old)
 new_port=$(port_of new)
 
-measure() {  # url -> "rps p50_ms p99_ms"
-  wrk -t1 -c"$connections" -d"${seconds}s" --latency "$1" | awk '
-    function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
-    /^ +50%/ { p50 = ms($2) } /^ +99%/ { p99 = ms($2) } /^Requests\/sec/ { rps = $2 }
-    END { printf "%.0f %.3f %.3f\n", rps, p50, p99 }'
-}
-median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+. "$(dirname "$0")/wrk_lib.sh"
+measure() { wrk_summary "$connections" "$seconds" "$1" | cut -d' ' -f1-3; }  # url -> "rps p50 p99"
 
 wrk -t1 -c"$connections" -d1s "http://127.0.0.1:$old_port$target" >/dev/null
 wrk -t1 -c"$connections" -d1s "http://127.0.0.1:$new_port$target" >/dev/null

@@ -104,15 +104,9 @@ back_worker=$(pgrep -P "$back_master" | head -1)
 ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 tick_us=$((1000000 / $(getconf CLK_TCK)))
 
-# wrk's --latency output -> "rps p50_ms p99_ms requests"
-measure() {
-  local conns=$1; shift
-  wrk -t1 -c"$conns" -d"${seconds}s" --latency "$@" | awk '
-    function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
-    /^ +50%/ { p50 = ms($2) } /^ +99%/ { p99 = ms($2) } /^Requests\/sec/ { rps = $2 }
-    / requests in / { requests = $1 }
-    END { printf "%.0f %.3f %.3f %d\n", rps, p50, p99, requests }'
-}
+. "$root/bench/wrk_lib.sh"
+# measure CONNECTIONS WRK-ARGS... -> "rps p50_ms p99_ms requests"
+measure() { local conns=$1; shift; wrk_summary "$conns" "$seconds" "$@"; }
 # measure_cpu FILE PID1 PID2 -- wrk arguments: measures, appends "rps p50 p99" to FILE and
 # "requests ticks1 ticks2" to FILE.cpu, prints "rps p50 p99"
 measure_cpu() {
@@ -123,7 +117,6 @@ measure_cpu() {
   echo "$(echo "$x" | cut -d' ' -f4) $(( $(ticks "$first") - t1 )) $(( $(ticks "$second") - t2 ))" >> "$file.cpu"
   echo "$x" | cut -d' ' -f1-3 | tee -a "$file"
 }
-median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 forward=(-H 'X-P2pfaas-Scheduler-Forward: 1' "http://127.0.0.1:$a_port/function/echo")
 direct=("http://127.0.0.1:$b_port/function/echo")

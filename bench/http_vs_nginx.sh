@@ -67,14 +67,8 @@ until curl -fs "http://127.0.0.1:$nginx_port/" >/dev/null; do sleep 0.01; done
 sleep 0.5
 idle_rss_kb=$(awk '/VmRSS/ {print $2}' /proc/$daemon_pid/status)
 
-# wrk's --latency output -> "rps p50_ms p99_ms"
-measure() {
-  wrk -t1 -c"$connections" -d"${seconds}s" --latency "$1" | awk '
-    function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
-    /^ +50%/ { p50 = ms($2) } /^ +99%/ { p99 = ms($2) } /^Requests\/sec/ { rps = $2 }
-    END { printf "%.0f %.3f %.3f\n", rps, p50, p99 }'
-}
-median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+. "$root/bench/wrk_lib.sh"
+measure() { wrk_summary "$connections" "$seconds" "$1" | cut -d' ' -f1-3; }  # url -> "rps p50 p99"
 
 # Warm both up before measuring.
 wrk -t1 -c"$connections" -d1s "http://127.0.0.1:$daemon_port/function/echo" >/dev/null

@@ -1,9 +1,13 @@
 #include "node/admin_auth.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <boost/asio/ip/address.hpp>
 #include <boost/beast/core/string.hpp>
 #include <cctype>
+
+#include "config/host_port.hpp"
 
 namespace p2pfaas::node {
 
@@ -44,6 +48,16 @@ admin_auth::admin_auth(std::optional<std::string> token, std::vector<std::string
   for (const auto& name : own_names) {
     if (!name.empty()) own_names_.push_back(lower(host_part(name)));
   }
+}
+
+std::vector<std::string> admin_auth::own_names(const config::config& cfg) {
+  std::vector<std::string> names{cfg.node.id};
+  char hostname[256] = {};
+  if (::gethostname(hostname, sizeof hostname - 1) == 0) names.emplace_back(hostname);
+  for (const std::string* address : {&cfg.node.advertise, &cfg.node.listen}) {
+    if (auto parts = config::split_host_port(*address)) names.push_back(parts->first);
+  }
+  return names;
 }
 
 bool admin_auth::names_this_node(std::string_view host) const {

@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "config/config.hpp"
 #include "net/router.hpp"
 
 namespace p2pfaas::node {
@@ -25,6 +26,9 @@ class admin_auth {
   // own_names: the names a local client may use for this node in Host (besides IP literals and
   // localhost), e.g. its id, the machine's hostname and its advertised host. Case-insensitive.
   admin_auth(std::optional<std::string> token, std::vector<std::string> own_names);
+  // The node's own names from its config: node.id, the machine's hostname, and the hosts of
+  // node.advertise and node.listen.
+  static std::vector<std::string> own_names(const config::config& cfg);
 
   // The answer that refuses `ctx`, or nullopt when it may go on.
   std::optional<net::response> refuse(const net::request_context& ctx,

@@ -141,17 +141,6 @@ void warn_if_readable_by_others(std::string_view key, const std::string& path) {
   }
 }
 
-// Names a local client may give this node in Host (see admin_auth).
-std::vector<std::string> own_host_names(const config::config& cfg) {
-  std::vector<std::string> names{cfg.node.id};
-  char hostname[256] = {};
-  if (::gethostname(hostname, sizeof hostname - 1) == 0) names.emplace_back(hostname);
-  for (const std::string* address : {&cfg.node.advertise, &cfg.node.listen}) {
-    if (auto parts = config::split_host_port(*address)) names.push_back(parts->first);
-  }
-  return names;
-}
-
 // HOST:PORT as an endpoint to bind; a name such as "localhost" gives its first address.
 asio::ip::tcp::endpoint listen_endpoint(asio::io_context& io, const std::string& text,
                                         const char* key) {
@@ -296,7 +285,7 @@ node::node(config::config cfg)
     if (!admin_token) throw std::runtime_error("admin.token_file: " + error);
     warn_if_readable_by_others("admin.token_file", cfg.admin.token_file);
   }
-  admin_ = std::make_unique<admin_auth>(std::move(admin_token), own_host_names(cfg));
+  admin_ = std::make_unique<admin_auth>(std::move(admin_token), admin_auth::own_names(cfg));
   workloads::register_builtin_functions(functions_);
   scheduler::register_builtin_policies(policies_);
   executor_ = std::make_unique<workloads::executor>(functions_, executor_limits_of(cfg));

@@ -40,21 +40,6 @@ using clock = std::chrono::steady_clock;
 
 constexpr std::uint64_t mib = 1024 * 1024;
 
-std::vector<std::string> daemon_argv(std::vector<std::string> args) {
-  args.insert(args.begin(), binary_path("p2pfaasd").string());
-  return args;
-}
-
-// Peak resident memory of a process (VmHWM): what it held at its worst, not just now.
-long peak_rss_mib(pid_t pid) {
-  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmHWM:", 0) == 0) return std::stol(line.substr(6)) / 1024;
-  }
-  return -1;
-}
-
 // The node's peak resident memory is under `limit_mib`.
 void expect_peak_rss_below(const daemon_process& node, long limit_mib) {
   const long peak = peak_rss_mib(node.pid());

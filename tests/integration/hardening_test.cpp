@@ -20,21 +20,6 @@ using json = nlohmann::json;
 using namespace std::chrono_literals;
 using clock = std::chrono::steady_clock;
 
-std::vector<std::string> daemon_argv(std::vector<std::string> args) {
-  args.insert(args.begin(), binary_path("p2pfaasd").string());
-  return args;
-}
-
-// Peak resident memory of a process (VmHWM): what it held at its worst, not just now.
-long peak_rss_mib(pid_t pid) {
-  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmHWM:", 0) == 0) return std::stol(line.substr(6)) / 1024;
-  }
-  return -1;
-}
-
 std::string code_of(const reply& r) {
   return json::parse(r.body, nullptr, false).value("code", "");
 }

@@ -12,11 +12,6 @@ namespace {
 
 using json = nlohmann::json;
 
-std::vector<std::string> daemon_argv(std::vector<std::string> args) {
-  args.insert(args.begin(), binary_path("p2pfaasd").string());
-  return args;
-}
-
 int count_lines(const std::string& text, const std::string& prefix) {
   int n = 0;
   std::size_t start = 0;

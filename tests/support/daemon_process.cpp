@@ -80,6 +80,20 @@ std::string read_file(const std::filesystem::path& path) {
 
 }  // namespace
 
+std::vector<std::string> daemon_argv(std::vector<std::string> args) {
+  args.insert(args.begin(), binary_path("p2pfaasd").string());
+  return args;
+}
+
+long peak_rss_mib(pid_t pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::stol(line.substr(6)) / 1024;
+  }
+  return -1;
+}
+
 run_result run_command(const std::vector<std::string>& argv, std::chrono::milliseconds timeout) {
   temp_dir dir;
   auto output = dir / "output";

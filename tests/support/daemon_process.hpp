@@ -23,6 +23,13 @@ std::filesystem::path binary_path(const std::string& name);
 // A file of the source tree.
 std::filesystem::path source_path(const std::string& relative);
 
+// p2pfaasd of this build tree with `args`, for run_command.
+std::vector<std::string> daemon_argv(std::vector<std::string> args);
+
+// Peak resident memory of a process in MiB (VmHWM): what it held at its worst, not just now;
+// -1 when it cannot be read.
+long peak_rss_mib(pid_t pid);
+
 struct run_result {
   int exit_code = -1;  // -1 when killed by a signal or timed out
   std::string output;  // stdout and stderr together

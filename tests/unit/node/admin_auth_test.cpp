@@ -77,5 +77,16 @@ TEST(AdminAuth, WithATokenOnlyTheTokenCounts) {
   EXPECT_EQ(remote.status(with_token), 200);
 }
 
+TEST(AdminAuth, OwnNamesComeFromTheConfig) {
+  config::config cfg = config::defaults();
+  cfg.node.id = "edge-7";
+  cfg.node.listen = "10.0.0.5:18080";
+  cfg.node.advertise = "edge-7.site.lan:18080";
+  const admin_auth auth(std::nullopt, admin_auth::own_names(cfg));
+  EXPECT_TRUE(auth.names_this_node("edge-7:18080"));
+  EXPECT_TRUE(auth.names_this_node("EDGE-7.site.lan"));
+  EXPECT_FALSE(auth.names_this_node("site.lan"));
+}
+
 }  // namespace
 }  // namespace p2pfaas::node
